@@ -1,0 +1,2 @@
+//! The default IPAM driver (placeholder until the allocator lands).
+pub struct DefaultIpam;

@@ -1,0 +1,5 @@
+//! `cnm network ...` (placeholder).
+#[derive(clap::Subcommand)]
+pub enum NetworkCommand {
+    Ls,
+}

@@ -1,0 +1,5 @@
+//! `cnm sandbox ...` (placeholder).
+#[derive(clap::Subcommand)]
+pub enum SandboxCommand {
+    Ls,
+}

@@ -1,0 +1,40 @@
+//! `cnm`: one binary for the daemon (`cnm daemon`) and the client commands
+//! (`cnm network ...`, `cnm sandbox ...`). Client code uses only `cnm-types` and HTTP.
+
+mod client;
+mod daemon;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cnm", version, about = "Docker's Container Network Model, without dockerd")]
+struct Cli {
+    /// Daemon socket to connect to (default: $CNM_HOST, then $DOCKER_HOST when it is a unix
+    /// socket, then unix:///run/cnm/cnm.sock).
+    #[arg(short = 'H', long = "host", global = true)]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground, in the current network namespace.
+    Daemon(Box<daemon::DaemonArgs>),
+    /// Manage networks (the flags and output of `docker network`).
+    #[command(subcommand)]
+    Network(client::network::NetworkCommand),
+    /// Manage sandboxes (network namespaces).
+    #[command(subcommand)]
+    Sandbox(client::sandbox::SandboxCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Daemon(args) => daemon::run(*args),
+        Command::Network(cmd) => client::run_network(cli.host, cmd),
+        Command::Sandbox(cmd) => client::run_sandbox(cli.host, cmd),
+    };
+    std::process::exit(code);
+}
