@@ -12,7 +12,7 @@ pub mod netlink;
 pub mod netns;
 pub mod sysctl;
 
-pub use netlink::{LinkInfo, Netlink};
+pub use netlink::{LinkInfo, Netlink, RouteInfo, VethSpec};
 
 use crate::error::{Error, ErrorKind, HasKind};
 
@@ -25,7 +25,14 @@ pub enum OslError {
         source: std::io::Error,
     },
     #[error("{op}: {errno}")]
-    Netlink { op: String, errno: nix::errno::Errno },
+    Netlink {
+        op: String,
+        errno: nix::errno::Errno,
+    },
+    /// The file exists but holds no network namespace (another namespace type, or a plain
+    /// file): a caller error, e.g. a wrong `--netns` path.
+    #[error("{}: not a network namespace", path.display())]
+    NotNetns { path: std::path::PathBuf },
     #[error("{op}: {message}")]
     Other { op: String, message: String },
 }
@@ -35,16 +42,25 @@ impl OslError {
         match self {
             OslError::Netlink { errno, .. } => Some(*errno),
             OslError::Io { source, .. } => source.raw_os_error().map(nix::errno::Errno::from_raw),
-            OslError::Other { .. } => None,
+            OslError::NotNetns { .. } | OslError::Other { .. } => None,
         }
     }
 }
 
 impl HasKind for OslError {
     fn kind(&self) -> ErrorKind {
+        if let OslError::NotNetns { .. } = self {
+            return ErrorKind::InvalidParameter;
+        }
         match self.errno() {
             Some(nix::errno::Errno::EEXIST) => ErrorKind::Conflict,
-            Some(nix::errno::Errno::ENODEV) | Some(nix::errno::Errno::ENOENT) => ErrorKind::NotFound,
+            // ESRCH: no such route; EADDRNOTAVAIL: no such address on the link.
+            Some(
+                nix::errno::Errno::ENODEV
+                | nix::errno::Errno::ENOENT
+                | nix::errno::Errno::ESRCH
+                | nix::errno::Errno::EADDRNOTAVAIL,
+            ) => ErrorKind::NotFound,
             _ => ErrorKind::Internal,
         }
     }

@@ -1,12 +1,36 @@
-//! One rtnetlink connection bound to one namespace (placeholder signatures).
+//! One rtnetlink connection bound to one namespace.
+//!
+//! Contract:
+//! - `Netlink::current()` opens a connection in the caller's namespace, `Netlink::open_in(path)`
+//!   one whose socket is created inside the namespace at `path` (on a `netns::run_in` thread);
+//!   either way the connection task then runs on the caller's tokio runtime, and the socket stays
+//!   bound to its namespace for its whole life. Both must be called inside a tokio runtime; they
+//!   block only for the short thread join. Clones share the connection; it closes when the last
+//!   clone is dropped.
+//! - Every method is exactly one netlink request (one round trip), except that `add_bridge` and
+//!   `add_veth` fall back to a lookup by name if the kernel does not echo the new link.
+//! - Kernel refusals become `OslError::Netlink { op, errno }` with the positive errno and an `op`
+//!   naming the object (`"add bridge br-1234"`), so `kind()` maps `EEXIST`/`ENODEV`/....
+//!
+//! The methods live in `netlink/{link,address,route}.rs`; this file holds the types and the
+//! request plumbing they share.
 
+mod address;
+mod link;
+mod route;
+
+use std::io;
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
+use futures::StreamExt;
 use ipnet::IpNet;
+use nix::errno::Errno;
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::RouteNetlinkMessage;
 
-use super::OslResult;
+use super::{OslError, OslResult, netns};
 
 /// A link as cnm needs to see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +56,23 @@ pub struct VethSpec<'a> {
     /// Target namespace of the peer.
     pub peer_netns: BorrowedFd<'a>,
     pub peer_mac: Option<[u8; 6]>,
+    /// MTU of both ends.
     pub mtu: Option<u32>,
-    /// Bridge to enslave the host end to; the host end is brought up.
+    /// Bridge to enslave the host end to. The host end is brought up in any case; the peer
+    /// stays down (the caller configures and raises it inside its namespace).
     pub master: Option<u32>,
+}
+
+/// A route of the main table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// Destination prefix (`0.0.0.0/0` / `::/0` for the default route).
+    pub destination: IpNet,
+    pub gateway: Option<IpAddr>,
+    /// Index of the output link.
+    pub output: Option<u32>,
+    /// Scope link: a directly connected subnet (no gateway needed).
+    pub link_scope: bool,
 }
 
 #[derive(Clone)]
@@ -42,71 +80,110 @@ pub struct Netlink {
     handle: rtnetlink::Handle,
 }
 
+impl std::fmt::Debug for Netlink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Netlink")
+    }
+}
+
 impl Netlink {
     /// A connection in the caller's (the daemon's) namespace.
     pub fn current() -> OslResult<Self> {
-        todo!()
+        let runtime = runtime_handle("open netlink")?;
+        let connection = {
+            let _entered = runtime.enter();
+            rtnetlink::new_connection_with_strict_check()
+        };
+        Self::start(&runtime, connection, "open netlink")
     }
 
     /// A connection bound to the namespace at `path` (socket created inside it).
     pub fn open_in(path: &Path) -> OslResult<Self> {
-        let _ = path;
-        todo!()
+        let op = format!("open netlink in {}", path.display());
+        let runtime = runtime_handle(&op)?;
+        // run_in enters the runtime on its thread, so the socket registers with our reactor.
+        let connection = netns::run_in(path, rtnetlink::new_connection_with_strict_check)?;
+        Self::start(&runtime, connection, &op)
     }
 
-    pub async fn link_by_name(&self, name: &str) -> OslResult<Option<LinkInfo>> {
-        let _ = (name, &self.handle);
-        todo!()
+    fn start(
+        runtime: &tokio::runtime::Handle,
+        connection: io::Result<Connection>,
+        op: &str,
+    ) -> OslResult<Self> {
+        let (task, handle, _unsolicited) = connection.map_err(|source| OslError::Io {
+            op: op.to_owned(),
+            source,
+        })?;
+        runtime.spawn(task);
+        Ok(Netlink { handle })
     }
-    pub async fn links(&self) -> OslResult<Vec<LinkInfo>> {
-        todo!()
+
+    /// Sends one request with `flags` and collects what the kernel answers before the final
+    /// ACK/DONE (dump parts, echoed objects). A NACK becomes `OslError::Netlink` named by `op`.
+    async fn request(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        op: impl Fn() -> String,
+    ) -> OslResult<Vec<RouteNetlinkMessage>> {
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = flags;
+        let mut handle = self.handle.clone();
+        let mut answers = handle.request(request).map_err(|_| OslError::Other {
+            op: op(),
+            message: "netlink connection closed".to_owned(),
+        })?;
+        let mut collected = Vec::new();
+        while let Some(answer) = answers.next().await {
+            match answer.payload {
+                NetlinkPayload::InnerMessage(inner) => collected.push(inner),
+                NetlinkPayload::Error(error) => {
+                    if let Some(code) = error.code {
+                        return Err(OslError::Netlink {
+                            op: op(),
+                            errno: Errno::from_raw(-code.get()),
+                        });
+                    }
+                }
+                NetlinkPayload::Overrun(_) => {
+                    return Err(OslError::Other {
+                        op: op(),
+                        message: "netlink buffer overrun".to_owned(),
+                    });
+                }
+                NetlinkPayload::Done(_) | NetlinkPayload::Noop => {}
+                _ => {}
+            }
+        }
+        Ok(collected)
     }
-    /// Creates a bridge with a random locally administered MAC; returns its index.
-    pub async fn add_bridge(&self, name: &str, mtu: Option<u32>) -> OslResult<u32> {
-        let _ = (name, mtu);
-        todo!()
-    }
-    /// Creates a veth pair per `spec`; returns the host end's index.
-    pub async fn add_veth(&self, spec: &VethSpec<'_>) -> OslResult<u32> {
-        let _ = spec;
-        todo!()
-    }
-    pub async fn del_link(&self, index: u32) -> OslResult<()> {
-        let _ = index;
-        todo!()
-    }
-    pub async fn set_up(&self, index: u32) -> OslResult<()> {
-        let _ = index;
-        todo!()
-    }
-    pub async fn set_mtu(&self, index: u32, mtu: u32) -> OslResult<()> {
-        let _ = (index, mtu);
-        todo!()
-    }
-    pub async fn addresses(&self, index: u32) -> OslResult<Vec<IpNet>> {
-        let _ = index;
-        todo!()
-    }
-    pub async fn add_address(&self, index: u32, addr: IpNet) -> OslResult<()> {
-        let _ = (index, addr);
-        todo!()
-    }
-    pub async fn del_address(&self, index: u32, addr: IpNet) -> OslResult<()> {
-        let _ = (index, addr);
-        todo!()
-    }
-    /// Adds a default route via `gateway` out of `index` (family from the gateway).
-    pub async fn add_default_route(&self, gateway: IpAddr, index: u32) -> OslResult<()> {
-        let _ = (gateway, index);
-        todo!()
-    }
-    /// Removes the default route of the given family, if any.
-    pub async fn del_default_route(&self, v6: bool) -> OslResult<()> {
-        let _ = v6;
-        todo!()
-    }
-    /// Link-scope IPv4 route destinations of the main table (for IPAM's exclude list).
-    pub async fn link_scope_routes_v4(&self) -> OslResult<Vec<IpNet>> {
-        todo!()
+}
+
+type Connection = (
+    rtnetlink::proto::Connection<RouteNetlinkMessage>,
+    rtnetlink::Handle,
+    futures::channel::mpsc::UnboundedReceiver<(
+        NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+);
+
+fn runtime_handle(op: &str) -> OslResult<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current().map_err(|_| OslError::Other {
+        op: op.to_owned(),
+        message: "must be called inside a tokio runtime".to_owned(),
+    })
+}
+
+/// Refuses mixed families early with `EINVAL`, as the kernel would, but with a clear `op`.
+fn same_family(op: impl Fn() -> String, a: IpAddr, b: IpAddr) -> OslResult<()> {
+    if a.is_ipv4() == b.is_ipv4() {
+        Ok(())
+    } else {
+        Err(OslError::Netlink {
+            op: op(),
+            errno: Errno::EINVAL,
+        })
     }
 }
