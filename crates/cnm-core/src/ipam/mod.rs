@@ -13,11 +13,25 @@ use ipnet::IpNet;
 
 use crate::error::{Error, ErrorKind, HasKind};
 
+mod addrset;
+mod bits;
 pub mod default;
+pub mod null;
+mod pool;
 pub mod pools;
+mod space;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_addresses;
+#[cfg(test)]
+mod tests_pools;
+#[cfg(test)]
+mod tests_props;
 
 pub use default::DefaultIpam;
-pub use pools::PredefinedPools;
+pub use null::NullIpam;
+pub use pools::{PoolBase, PoolConfigError, PredefinedPools};
 
 /// Address space names of the default driver.
 pub const LOCAL_DEFAULT: &str = "LocalDefault";
@@ -84,6 +98,9 @@ pub enum IpamError {
     OutOfRange,
     #[error("pool {0} does not exist")]
     UnknownPool(String),
+    /// Rejections of the `null` driver (spec §4.7), which has its own messages.
+    #[error(transparent)]
+    Null(#[from] null::NullIpamError),
 }
 
 impl HasKind for IpamError {
@@ -92,7 +109,7 @@ impl HasKind for IpamError {
         match self {
             InvalidAddressSpace => ErrorKind::Internal,
             UnknownAddressSpace(_) | InvalidPool | InvalidSubPool | IncompatibleSubPool
-            | PoolsExhausted | OutOfRange => ErrorKind::InvalidParameter,
+            | PoolsExhausted | OutOfRange | Null(_) => ErrorKind::InvalidParameter,
             PoolOverlap | AddressInUse => ErrorKind::Forbidden,
             NoAvailableAddresses => ErrorKind::Unavailable,
             UnknownPool(_) => ErrorKind::NotFound,
