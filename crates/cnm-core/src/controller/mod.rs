@@ -1,1 +1,196 @@
-//! placeholder
+//! The controller: owns the state and orders every operation (spec §1.14).
+//!
+//! Contract:
+//! - One `State` behind one async mutex is the source of truth while the daemon runs; the
+//!   store is written through, one batch per operation, after the kernel changes succeed.
+//! - Creates change the kernel first and persist last; deletes persist first and change the
+//!   kernel after. So a crash at any point leaves either a record whose kernel state can be
+//!   rebuilt, or kernel leftovers without a record, which the start-up sweep removes.
+//! - Every operation undoes its completed steps when a later step fails (`undo.rs`).
+//! - Lookups by id, name and id prefix are indexed; nothing scans the kernel on a request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cnm_types::Id;
+use ipnet::IpNet;
+use tokio::sync::Mutex;
+
+use crate::driver::Driver;
+use crate::error::{Error, Result};
+use crate::ipam::{DefaultIpam, PredefinedPools};
+use crate::model::{Endpoint, Network, Sandbox};
+use crate::osl::Netlink;
+use crate::store::{Batch, KvStore};
+
+mod endpoint;
+mod etc;
+mod gateway;
+mod ipam_alloc;
+mod network;
+mod resolve;
+mod restore;
+mod sandbox;
+pub mod spec;
+mod undo;
+mod views;
+
+pub use resolve::Lookup;
+pub use views::{EndpointView, NetworkView, SandboxView};
+
+/// Daemon settings the controller needs (`cnm daemon` flags, DESIGN §3.1).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub default_bridge: DefaultBridge,
+    pub pools: PredefinedPools,
+    /// `--dns`: upstream resolvers written into sandboxes' resolv.conf.
+    pub dns: Vec<IpAddr>,
+    /// The host's resolv.conf, source of nameservers when `--dns` is not given.
+    pub host_resolv_conf: PathBuf,
+}
+
+/// How the predefined `bridge` network is set up.
+#[derive(Clone, Debug)]
+pub struct DefaultBridge {
+    pub name: String,
+    /// `--bip`: gateway address and subnet.
+    pub bip: Option<IpNet>,
+    pub fixed_cidr: Option<IpNet>,
+    pub mtu: u32,
+    pub icc: bool,
+    pub ip_masq: bool,
+}
+
+/// The built-in drivers, by name.
+pub struct Drivers {
+    pub bridge: Driver,
+    pub host: Driver,
+    pub null: Driver,
+}
+
+impl Drivers {
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Driver> {
+        match name {
+            "bridge" => Some(&mut self.bridge),
+            "host" => Some(&mut self.host),
+            "null" => Some(&mut self.null),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Driver> {
+        match name {
+            "bridge" => Some(&self.bridge),
+            "host" => Some(&self.host),
+            "null" => Some(&self.null),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the controller knows, indexed.
+pub(crate) struct State {
+    pub networks: BTreeMap<Id, Network>,
+    pub network_names: HashMap<String, Id>,
+    pub endpoints: HashMap<Id, Endpoint>,
+    /// `(network, endpoint name)` → endpoint.
+    pub endpoint_names: HashMap<(Id, String), Id>,
+    pub sandboxes: BTreeMap<Id, Sandbox>,
+    pub sandbox_names: HashMap<String, Id>,
+    /// Open netlink connections into each sandbox's namespace.
+    pub sandbox_links: HashMap<Id, Netlink>,
+    pub ipam: DefaultIpam,
+    pub drivers: Drivers,
+    /// A prune is running (Docker refuses a second one with 409).
+    pub pruning: bool,
+}
+
+pub struct Controller {
+    state: Mutex<State>,
+    store: Arc<dyn KvStore>,
+    config: Config,
+    /// Netlink in the daemon's own namespace (host routes for IPAM's exclude list).
+    host: Option<Netlink>,
+}
+
+impl State {
+    fn new(ipam: DefaultIpam, drivers: Drivers) -> Self {
+        State {
+            networks: BTreeMap::new(),
+            network_names: HashMap::new(),
+            endpoints: HashMap::new(),
+            endpoint_names: HashMap::new(),
+            sandboxes: BTreeMap::new(),
+            sandbox_names: HashMap::new(),
+            sandbox_links: HashMap::new(),
+            ipam,
+            drivers,
+            pruning: false,
+        }
+    }
+
+    pub fn insert_network(&mut self, n: Network) {
+        self.network_names.insert(n.name.clone(), n.id.clone());
+        self.networks.insert(n.id.clone(), n);
+    }
+
+    pub fn remove_network(&mut self, id: &Id) -> Option<Network> {
+        let n = self.networks.remove(id)?;
+        if self.network_names.get(&n.name) == Some(id) {
+            self.network_names.remove(&n.name);
+        }
+        Some(n)
+    }
+
+    pub fn insert_endpoint(&mut self, e: Endpoint) {
+        self.endpoint_names.insert((e.network.clone(), e.name.clone()), e.id.clone());
+        self.endpoints.insert(e.id.clone(), e);
+    }
+
+    pub fn remove_endpoint(&mut self, id: &Id) -> Option<Endpoint> {
+        let e = self.endpoints.remove(id)?;
+        self.endpoint_names.remove(&(e.network.clone(), e.name.clone()));
+        Some(e)
+    }
+
+    pub fn insert_sandbox(&mut self, s: Sandbox) {
+        self.sandbox_names.insert(s.name.clone(), s.id.clone());
+        self.sandboxes.insert(s.id.clone(), s);
+    }
+
+    pub fn remove_sandbox(&mut self, id: &Id) -> Option<Sandbox> {
+        let s = self.sandboxes.remove(id)?;
+        self.sandbox_names.remove(&s.name);
+        self.sandbox_links.remove(id);
+        Some(s)
+    }
+
+    /// Endpoints attached to a network.
+    pub fn endpoints_of(&self, network: &Id) -> Vec<&Endpoint> {
+        self.endpoints.values().filter(|e| &e.network == network).collect()
+    }
+
+    pub fn network_in_use(&self, network: &Id) -> bool {
+        self.endpoints.values().any(|e| &e.network == network)
+    }
+}
+
+impl Controller {
+    /// Builds a controller over `store`; call `start` before serving.
+    pub fn new(config: Config, store: Arc<dyn KvStore>, drivers: Drivers, host: Option<Netlink>) -> Self {
+        let ipam = DefaultIpam::new(&config.pools);
+        Controller { state: Mutex::new(State::new(ipam, drivers)), store, config, host }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<()> {
+        self.store.commit(batch).map_err(Error::from)
+    }
+}

@@ -1,1 +1,138 @@
-//! placeholder
+//! Network drivers (spec §2): the data plane of a network and its endpoints.
+//!
+//! Contract: the controller calls a driver only after IPAM has allocated, and undoes the
+//! driver call if a later step fails. A driver returns data (`JoinInfo`) instead of calling
+//! back into the controller. Built-in drivers are variants of one enum, so remote plugins
+//! can later be one more variant without `dyn`.
+//!
+//! cnm merges Docker's CreateEndpoint and Join into `attach`: the sandbox is always known
+//! when an endpoint is made, so the interface is created directly inside the sandbox's
+//! namespace under its final name (one netlink request instead of create + move + rename).
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::error::Result;
+use crate::model::{Endpoint, Network};
+use crate::osl::Netlink;
+
+pub mod bridge;
+pub mod options;
+
+pub use bridge::BridgeDriver;
+
+/// Where a driver's state and connectivity reach (spec §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capability {
+    pub data_scope: &'static str,
+    pub connectivity_scope: &'static str,
+}
+
+/// What a driver tells the controller after attaching an endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JoinInfo {
+    pub gateway_v4: Option<IpAddr>,
+    pub gateway_v6: Option<IpAddr>,
+    /// Host-side interface name, recorded to find the interface again after a restart.
+    pub host_ifname: Option<String>,
+}
+
+/// The sandbox side of an attach.
+pub struct SandboxLink<'a> {
+    pub netns: &'a Path,
+    pub netlink: &'a Netlink,
+    /// Final interface name inside the sandbox, chosen by the controller.
+    pub ifname: &'a str,
+}
+
+pub enum Driver {
+    Null,
+    Host,
+    Bridge(BridgeDriver),
+}
+
+/// The names of built-in drivers, for error messages and `docker info`-like listings.
+pub const BUILTIN: [&str; 3] = ["bridge", "host", "null"];
+
+impl Driver {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Driver::Null => "null",
+            Driver::Host => "host",
+            Driver::Bridge(_) => "bridge",
+        }
+    }
+
+    pub fn capability(&self) -> Capability {
+        Capability { data_scope: "local", connectivity_scope: "local" }
+    }
+
+    /// Null and host networks get no IPAM allocation (Docker's "special drivers").
+    pub fn allocates_addresses(&self) -> bool {
+        matches!(self, Driver::Bridge(_))
+    }
+
+    /// Checks options and conflicts before anything is allocated or created.
+    pub fn validate(&self, network: &Network, others: &[&Network]) -> Result<()> {
+        match self {
+            Driver::Bridge(b) => b.validate(network, others),
+            Driver::Null | Driver::Host => Ok(()),
+        }
+    }
+
+    /// `(skip IPv4 gateway, skip IPv6 gateway)` (Docker's `GetSkipGwAlloc`).
+    pub fn skip_gateway(&self, network: &Network) -> Result<(bool, bool)> {
+        match self {
+            Driver::Bridge(b) => b.skip_gateway(network),
+            Driver::Null | Driver::Host => Ok((false, false)),
+        }
+    }
+
+    /// Creates the data plane; returns whether an existing device was adopted.
+    pub async fn create_network(&mut self, network: &Network, others: &[&Network]) -> Result<bool> {
+        match self {
+            Driver::Bridge(b) => b.create_network(network, others).await,
+            Driver::Null | Driver::Host => Ok(false),
+        }
+    }
+
+    /// Brings an existing network's data plane back after a restart (recreating what is
+    /// missing).
+    pub async fn restore_network(&mut self, network: &Network) -> Result<()> {
+        match self {
+            Driver::Bridge(b) => b.restore_network(network).await,
+            Driver::Null | Driver::Host => Ok(()),
+        }
+    }
+
+    pub async fn delete_network(&mut self, network: &Network) -> Result<()> {
+        match self {
+            Driver::Bridge(b) => b.delete_network(network).await,
+            Driver::Null | Driver::Host => Ok(()),
+        }
+    }
+
+    /// Creates and configures the endpoint's interface inside the sandbox.
+    pub async fn attach(&mut self, network: &Network, endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
+        match self {
+            Driver::Bridge(b) => b.attach(network, endpoint, sandbox).await,
+            Driver::Null | Driver::Host => Ok(JoinInfo::default()),
+        }
+    }
+
+    /// Removes the endpoint's interface. Missing interfaces are not an error.
+    pub async fn detach(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
+        match self {
+            Driver::Bridge(b) => b.detach(network, endpoint).await,
+            Driver::Null | Driver::Host => Ok(()),
+        }
+    }
+
+    /// True when the endpoint's interface exists as recorded (for restart reconciliation).
+    pub async fn endpoint_intact(&self, network: &Network, endpoint: &Endpoint) -> Result<bool> {
+        match self {
+            Driver::Bridge(b) => b.endpoint_intact(network, endpoint).await,
+            Driver::Null | Driver::Host => Ok(true),
+        }
+    }
+}

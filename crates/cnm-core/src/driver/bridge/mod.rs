@@ -1,0 +1,307 @@
+//! The bridge driver (spec §3.3): a Linux bridge per network, a veth per endpoint.
+//!
+//! Contract:
+//! - `create_network` makes (or adopts) the bridge, puts the gateway addresses on it,
+//!   enables forwarding when asked, and installs the network's firewall rules. On failure it
+//!   removes what it made.
+//! - `attach` creates the veth pair with its peer directly inside the sandbox under its final
+//!   name, enslaves the host end, and configures addresses in the sandbox.
+//! - A bridge that existed before its network is adopted: used, never deleted. The daemon's
+//!   default bridge is never deleted either.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use cnm_types::Id;
+use ipnet::IpNet;
+
+use crate::error::{Error, ErrorKind, HasKind, Result};
+use crate::firewall::{Firewall, NetworkRules};
+use crate::model::{Endpoint, Network};
+use crate::osl::netlink::VethSpec;
+use crate::osl::{Netlink, netns, sysctl};
+
+use super::{JoinInfo, SandboxLink};
+
+pub mod config;
+
+pub use config::{BridgeConfig, GatewayMode};
+
+/// Daemon-wide settings of the bridge driver.
+#[derive(Clone, Debug)]
+pub struct BridgeSettings {
+    /// `--ip-forward`: turn on forwarding when a network needs it.
+    pub ip_forward: bool,
+}
+
+struct BridgeNetwork {
+    config: BridgeConfig,
+    index: u32,
+    /// The device existed before the network: never delete it.
+    adopted: bool,
+}
+
+pub struct BridgeDriver {
+    settings: BridgeSettings,
+    host: Netlink,
+    firewall: Firewall,
+    networks: HashMap<Id, BridgeNetwork>,
+}
+
+fn random_veth_name() -> String {
+    let n: u32 = rand::random();
+    format!("veth{:07x}", n & 0x0fff_ffff)
+}
+
+impl BridgeDriver {
+    pub fn new(settings: BridgeSettings, host: Netlink) -> Self {
+        BridgeDriver { settings, host, firewall: Firewall::new(), networks: HashMap::new() }
+    }
+
+    pub fn config_of(&self, network: &Network) -> Result<BridgeConfig> {
+        BridgeConfig::from_options(&network.options, network.id.as_str())
+    }
+
+    pub fn validate(&self, network: &Network, others: &[&Network]) -> Result<()> {
+        let cfg = self.config_of(network)?;
+        if !network.enable_ipv4 && !network.enable_ipv6 {
+            return Err(Error::invalid("IPv4 or IPv6 must be enabled"));
+        }
+        for (mode, fam) in [(cfg.gateway_mode_v4, 4), (cfg.gateway_mode_v6, 6)] {
+            if mode == GatewayMode::Isolated && !network.internal {
+                let _ = fam;
+                return Err(Error::invalid("gateway mode 'isolated' can only be used for an internal network"));
+            }
+        }
+        for other in others.iter().filter(|o| o.driver == "bridge" && o.id != network.id) {
+            let other_cfg = self.config_of(other)?;
+            if other_cfg.bridge_name == cfg.bridge_name {
+                return Err(conflict(network, other, "networks have same bridge name"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn skip_gateway(&self, network: &Network) -> Result<(bool, bool)> {
+        let cfg = self.config_of(network)?;
+        let skip4 = cfg.gateway_mode_v4 == GatewayMode::Isolated || (cfg.inhibit_ipv4 && network.internal);
+        let skip6 = cfg.gateway_mode_v6 == GatewayMode::Isolated;
+        Ok((skip4, skip6))
+    }
+
+    /// Checks the allocated subnets against other bridge networks (spec §3.3.4 step 7).
+    pub fn check_overlaps(&self, network: &Network, others: &[&Network]) -> Result<()> {
+        if network.ipam_v4.len() > 1 || network.ipam_v6.len() > 1 {
+            return Err(Error::forbidden("bridge driver doesn't support multiple subnets"));
+        }
+        for other in others.iter().filter(|o| o.driver == "bridge" && o.id != network.id) {
+            for (mine, theirs, fam) in [
+                (network.subnet_v4(), other.subnet_v4(), "IPv4"),
+                (network.subnet_v6(), other.subnet_v6(), "IPv6"),
+            ] {
+                if let (Some(a), Some(b)) = (mine, theirs)
+                    && (a.pool.contains(&b.pool.network()) || b.pool.contains(&a.pool.network()))
+                {
+                    return Err(conflict(network, other, &format!("networks have overlapping {fam}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rules_for(&self, network: &Network, cfg: &BridgeConfig) -> NetworkRules {
+        let subnet_v4 = match network.subnet_v4().map(|i| i.pool) {
+            Some(IpNet::V4(n)) => Some(n),
+            _ => None,
+        };
+        NetworkRules {
+            bridge: cfg.bridge_name.clone(),
+            subnet_v4,
+            masquerade: cfg.enable_ip_masquerade && !network.internal && cfg.gateway_mode_v4 != GatewayMode::Routed,
+        }
+    }
+
+    /// The addresses the bridge carries: the gateways, unless inhibited or isolated.
+    fn bridge_addresses(network: &Network, cfg: &BridgeConfig) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        if !cfg.inhibit_ipv4 && cfg.gateway_mode_v4 != GatewayMode::Isolated {
+            out.extend(network.subnet_v4().and_then(|i| i.gateway));
+        }
+        if cfg.gateway_mode_v6 != GatewayMode::Isolated {
+            out.extend(network.subnet_v6().and_then(|i| i.gateway));
+        }
+        out
+    }
+
+    /// Creates the device if needed and makes its addresses and sysctls match.
+    async fn ensure_bridge(&self, network: &Network, cfg: &BridgeConfig) -> Result<(u32, bool)> {
+        let (index, created) = match self.host.link_by_name(&cfg.bridge_name).await? {
+            Some(link) if link.kind.as_deref() == Some("bridge") => (link.index, false),
+            Some(_) => {
+                return Err(Error::forbidden(format!(
+                    "device {} exists and is not a bridge",
+                    cfg.bridge_name
+                )));
+            }
+            None => (self.host.add_bridge(&cfg.bridge_name, cfg.mtu).await?, true),
+        };
+        let result = self.configure_bridge(network, cfg, index).await;
+        if let Err(e) = result {
+            if created {
+                let _ = self.host.del_link(index).await;
+            }
+            return Err(e);
+        }
+        Ok((index, created))
+    }
+
+    async fn configure_bridge(&self, network: &Network, cfg: &BridgeConfig, index: u32) -> Result<()> {
+        if network.enable_ipv6 {
+            sysctl::set(&format!("net.ipv6.conf.{}.disable_ipv6", cfg.bridge_name), "0")?;
+            sysctl::set(&format!("net.ipv6.conf.{}.accept_ra", cfg.bridge_name), "0")?;
+        }
+        let present = self.host.addresses(index).await?;
+        for addr in Self::bridge_addresses(network, cfg) {
+            if !present.contains(&addr) {
+                self.host.add_address(index, addr).await?;
+            }
+        }
+        if self.settings.ip_forward && !network.internal {
+            if network.enable_ipv4 && sysctl::get("net.ipv4.ip_forward")? != "1" {
+                sysctl::set("net.ipv4.ip_forward", "1")?;
+            }
+            if network.enable_ipv6 && sysctl::get("net.ipv6.conf.all.forwarding")? != "1" {
+                sysctl::set("net.ipv6.conf.all.forwarding", "1")?;
+            }
+        }
+        self.host.set_up(index).await?;
+        Ok(())
+    }
+
+    /// Returns whether the device was adopted (existed before).
+    pub async fn create_network(&mut self, network: &Network, others: &[&Network]) -> Result<bool> {
+        let cfg = self.config_of(network)?;
+        self.check_overlaps(network, others)?;
+        let (index, created) = self.ensure_bridge(network, &cfg).await?;
+        if let Err(e) = self.firewall.add_network(self.rules_for(network, &cfg)).await {
+            if created {
+                let _ = self.host.del_link(index).await;
+            }
+            return Err(e.into());
+        }
+        self.networks.insert(network.id.clone(), BridgeNetwork { config: cfg, index, adopted: !created });
+        Ok(!created)
+    }
+
+    /// Restart path: recreate a missing bridge and remember the firewall rules; the caller
+    /// applies the firewall once for all networks with `finish_restore`.
+    pub async fn restore_network(&mut self, network: &Network) -> Result<()> {
+        let cfg = self.config_of(network)?;
+        let existed = self.host.link_by_name(&cfg.bridge_name).await?.is_some();
+        let (index, _) = self.ensure_bridge(network, &cfg).await?;
+        if !existed {
+            tracing::warn!(network = %network.name, bridge = %cfg.bridge_name, "bridge was missing; recreated it");
+        }
+        self.firewall.remember(self.rules_for(network, &cfg));
+        let adopted = network.adopted_device;
+        self.networks.insert(network.id.clone(), BridgeNetwork { config: cfg, index, adopted });
+        Ok(())
+    }
+
+    pub async fn finish_restore(&self) -> Result<()> {
+        self.firewall.sync().await.map_err(Error::from)
+    }
+
+    pub async fn delete_network(&mut self, network: &Network) -> Result<()> {
+        let Some(net) = self.networks.remove(&network.id) else { return Ok(()) };
+        self.firewall.remove_network(&net.config.bridge_name).await?;
+        if !net.adopted && !net.config.default_bridge {
+            match self.host.del_link(net.index).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn attach(&mut self, network: &Network, endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
+        let net = self
+            .networks
+            .get(&network.id)
+            .ok_or_else(|| Error::not_found(format!("No network ({}) exists", network.id)))?;
+        let host_name = random_veth_name();
+        let ns = netns::open(sandbox.netns)?;
+        use std::os::fd::AsFd;
+        let spec = VethSpec {
+            host_name: &host_name,
+            peer_name: sandbox.ifname,
+            peer_netns: ns.as_fd(),
+            peer_mac: endpoint.mac.map(|m| m.0),
+            mtu: net.config.mtu,
+            master: Some(net.index),
+        };
+        let host_index = self.host.add_veth(&spec).await?;
+        if let Err(e) = configure_peer(endpoint, sandbox).await {
+            let _ = self.host.del_link(host_index).await;
+            return Err(e);
+        }
+        let gateway = |info: Option<&crate::model::IpamInfo>| info.and_then(|i| i.gateway).map(|g| g.addr());
+        Ok(JoinInfo {
+            gateway_v4: if network.internal { None } else { gateway(network.subnet_v4()) },
+            gateway_v6: if network.internal || endpoint.addr_v6.is_none() { None } else { gateway(network.subnet_v6()) },
+            host_ifname: Some(host_name),
+        })
+    }
+
+    pub async fn detach(&mut self, _network: &Network, endpoint: &Endpoint) -> Result<()> {
+        let Some(name) = &endpoint.host_ifname else { return Ok(()) };
+        if let Some(link) = self.host.link_by_name(name).await? {
+            match self.host.del_link(link.index).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn endpoint_intact(&self, network: &Network, endpoint: &Endpoint) -> Result<bool> {
+        let (Some(name), Some(net)) = (&endpoint.host_ifname, self.networks.get(&network.id)) else {
+            return Ok(false);
+        };
+        Ok(matches!(self.host.link_by_name(name).await?, Some(l) if l.master == Some(net.index)))
+    }
+
+    /// Host-side bridges and veths this driver is responsible for, by name.
+    pub fn bridge_names(&self) -> impl Iterator<Item = &str> {
+        self.networks.values().map(|n| n.config.bridge_name.as_str())
+    }
+
+    pub fn host(&self) -> &Netlink {
+        &self.host
+    }
+}
+
+async fn configure_peer(endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<()> {
+    let link = sandbox
+        .netlink
+        .link_by_name(sandbox.ifname)
+        .await?
+        .ok_or_else(|| Error::internal(format!("interface {} did not appear in the sandbox", sandbox.ifname)))?;
+    for addr in [endpoint.addr_v4, endpoint.addr_v6].into_iter().flatten() {
+        sandbox.netlink.add_address(link.index, addr).await?;
+    }
+    sandbox.netlink.set_up(link.index).await?;
+    Ok(())
+}
+
+fn conflict(network: &Network, other: &Network, why: &str) -> Error {
+    Error::forbidden(format!(
+        "cannot create network {} ({}): conflicts with network {} ({}): {why}",
+        network.id, network.name, other.id, other.name
+    ))
+}
+
+/// The gateway an endpoint's default route should use, by family.
+pub fn gateway_of(info: &JoinInfo, v6: bool) -> Option<IpAddr> {
+    if v6 { info.gateway_v6 } else { info.gateway_v4 }
+}

@@ -1,5 +1,0 @@
-//! `cnm network ...` (placeholder).
-#[derive(clap::Subcommand)]
-pub enum NetworkCommand {
-    Ls,
-}

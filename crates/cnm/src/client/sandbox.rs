@@ -1,5 +1,0 @@
-//! `cnm sandbox ...` (placeholder).
-#[derive(clap::Subcommand)]
-pub enum SandboxCommand {
-    Ls,
-}
