@@ -122,8 +122,11 @@ fn parse_size(val: &str, whole: &str) -> Result<u8, PoolConfigError> {
     }
 }
 
-/// The bases of each address space of the default IPAM driver.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// The bases of each address space of the default IPAM driver. `Default` is Docker's
+/// lists without the IPv6 ULA base (which needs the host id: use
+/// [`PredefinedPools::docker_defaults`]), so dynamic IPv6 requests fail with
+/// `invalid address pool` there.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PredefinedPools {
     /// `LocalDefault`: IPv4 and IPv6 bases.
     pub local: Vec<PoolBase>,
@@ -161,6 +164,15 @@ pub fn ula_base(host_id: &str) -> PoolBase {
     PoolBase {
         base: IpNet::new(IpAddr::V6(Ipv6Addr::from(addr)), 48).expect("/48"),
         size: 64,
+    }
+}
+
+impl Default for PredefinedPools {
+    fn default() -> Self {
+        PredefinedPools {
+            local: local_ipv4_defaults(),
+            global: global_defaults(),
+        }
     }
 }
 

@@ -29,6 +29,9 @@ fn docker_defaults_are_the_documented_lists() {
     );
     assert_eq!(bases(&pools.global), ["10.0.0.0/8>24"]);
     assert_eq!(local_ipv4_defaults().len(), 7);
+    let without_ula = PredefinedPools::default();
+    assert_eq!(without_ula.local, pools.local[..7]);
+    assert_eq!(without_ula.global, pools.global);
     assert_eq!(global_defaults().len(), 1);
 }
 
