@@ -3,11 +3,13 @@
 //!
 //! Contract (spec §4.3, traps 17–19):
 //! - A static subnet without sub-pool must not overlap any allocated subnet (`PoolOverlap`).
-//! - A static subnet with a sub-pool shares the master pool: the same sub-pool twice, or a
-//!   sub-pool on a master that was requested without one *and is still held that way*, is
-//!   checked like Docker (`allocateSubnet`): only an identical sub-pool or a plain second
-//!   request overlaps. A master created for a sub-pool is released with its last child.
-//!   Like Docker, a master created for a sub-pool is not checked against other subnets.
+//! - A static subnet with a sub-pool (`--ip-range`) shares the master pool with other
+//!   networks whose sub-pools differ (Docker's `allocateSubnet`): only the same sub-pool
+//!   again, or a plain request for an allocated master, is `PoolOverlap`. A sub-pool may
+//!   join a master that was requested plainly. A master created for a sub-pool goes with
+//!   its last child; a plain master stays until it is released itself *and* has no child.
+//!   Like Docker, a master created for a sub-pool is not checked against other subnets
+//!   (moby#46756).
 //! - A dynamic subnet is the lowest-addressed free prefix of the base's split size (or the
 //!   requested size) across the sorted bases, skipping allocated subnets and `exclude`.
 //!   No base able to give the size → `InvalidPool`; all used → `PoolsExhausted`.
