@@ -37,6 +37,7 @@ pub mod spec;
 mod undo;
 mod views;
 
+pub use network::{PruneFilter, label_matches};
 pub use resolve::Lookup;
 pub use views::{EndpointView, NetworkView, SandboxView};
 

@@ -1,0 +1,129 @@
+//! The daemon's flags (DESIGN §3.1; dockerd's names) and the configuration built from them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{ArgAction, Args};
+use cnm_core::controller::{Config, DefaultBridge, Drivers};
+use cnm_core::driver::bridge::BridgeSettings;
+use cnm_core::driver::{BridgeDriver, Driver};
+use cnm_core::ipam::PredefinedPools;
+use cnm_core::ipam::pools::PoolBase;
+use ipnet::IpNet;
+
+#[derive(Args, Debug, Clone)]
+pub struct DaemonArgs {
+    /// Socket to serve the API on.
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/cnm/cnm.sock")]
+    pub host: String,
+    /// Persistent state (the store, sandboxes' files).
+    #[arg(long, default_value = "/var/lib/cnm")]
+    pub data_root: PathBuf,
+    /// Runtime state (namespace files).
+    #[arg(long, default_value = "/run/cnm")]
+    pub exec_root: PathBuf,
+    /// Address and subnet of the default bridge, e.g. 192.168.1.1/24.
+    #[arg(long)]
+    pub bip: Option<String>,
+    /// Sub-range of the default bridge's subnet to allocate from.
+    #[arg(long)]
+    pub fixed_cidr: Option<String>,
+    /// `base=CIDR,size=N`: replaces the predefined local pools (repeatable).
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
+    /// MTU of the default bridge.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: u32,
+    /// Inter-container traffic on the default bridge.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    pub icc: bool,
+    /// Masquerade traffic leaving the default bridge.
+    #[arg(long = "ip-masq", action = ArgAction::Set, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    pub ip_masq: bool,
+    /// Turn on IP forwarding when a network needs it.
+    #[arg(long = "ip-forward", action = ArgAction::Set, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    pub ip_forward: bool,
+    /// Serve published ports on loopback with an in-daemon proxy where NAT cannot.
+    #[arg(long = "userland-proxy", action = ArgAction::Set, num_args = 0..=1, default_value = "true", default_missing_value = "true")]
+    pub userland_proxy: bool,
+    /// Upstream DNS servers for sandboxes (repeatable; default: the host's resolv.conf).
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Directory of plugin sockets.
+    #[arg(long, default_value = "/run/docker/plugins")]
+    pub plugin_dir: PathBuf,
+    /// Directory of plugin .spec/.json files.
+    #[arg(long, default_value = "/etc/docker/plugins")]
+    pub plugin_spec_dir: PathBuf,
+    /// debug, info, warn or error.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// The host's resolv.conf (source of nameservers when --dns is not given).
+    #[arg(long, default_value = "/etc/resolv.conf", hide = true)]
+    pub host_resolv_conf: PathBuf,
+}
+
+fn parse_cidr(flag: &str, text: &str) -> anyhow::Result<IpNet> {
+    text.parse::<IpNet>().with_context(|| format!("parse {flag} failed: invalid CIDR address: {text}"))
+}
+
+/// A stable host id for the IPv6 ULA pool, kept in the data root.
+fn host_id(data_root: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_root.join("engine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_string());
+    }
+    std::fs::create_dir_all(data_root).with_context(|| format!("create {}", data_root.display()))?;
+    let id = cnm_types::Id::random().to_string();
+    std::fs::write(&path, &id).with_context(|| format!("write {}", path.display()))?;
+    Ok(id)
+}
+
+impl DaemonArgs {
+    pub fn controller_config(&self) -> anyhow::Result<Config> {
+        let bip = self.bip.as_deref().map(|b| parse_cidr("bip", b)).transpose()?;
+        let fixed_cidr = self.fixed_cidr.as_deref().map(|f| parse_cidr("fixed-cidr", f)).transpose()?;
+        if let (Some(bip), Some(fixed)) = (bip, fixed_cidr)
+            && !bip.trunc().contains(&fixed)
+        {
+            bail!("fixed-cidr {fixed} is outside the bip subnet {}", bip.trunc());
+        }
+        let mut bases = Vec::new();
+        for entry in &self.default_address_pools {
+            bases.push(entry.parse::<PoolBase>().map_err(|e| anyhow::anyhow!("invalid --default-address-pool {entry}: {e}"))?);
+        }
+        let id = host_id(&self.data_root)?;
+        let pools = if bases.is_empty() {
+            PredefinedPools::docker_defaults(&id)
+        } else {
+            PredefinedPools::with_default_address_pools(&bases, &id).map_err(|e| anyhow::anyhow!("{e}"))?
+        };
+        let dns = self
+            .dns
+            .iter()
+            .map(|d| d.parse::<IpAddr>().with_context(|| format!("invalid --dns {d}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Config {
+            data_root: self.data_root.clone(),
+            exec_root: self.exec_root.clone(),
+            default_bridge: DefaultBridge {
+                name: "cnm0".to_string(),
+                bip,
+                fixed_cidr,
+                mtu: self.mtu,
+                icc: self.icc,
+                ip_masq: self.ip_masq,
+            },
+            pools,
+            dns,
+            host_resolv_conf: self.host_resolv_conf.clone(),
+        })
+    }
+}
+
+pub fn build_drivers(args: &DaemonArgs) -> anyhow::Result<Drivers> {
+    let host = cnm_core::osl::Netlink::current().context("opening netlink for the bridge driver")?;
+    let bridge = BridgeDriver::new(BridgeSettings { ip_forward: args.ip_forward }, host);
+    Ok(Drivers { bridge: Driver::Bridge(bridge), host: Driver::Host, null: Driver::Null })
+}
