@@ -35,6 +35,8 @@ mod restore;
 mod sandbox;
 pub mod spec;
 mod undo;
+#[cfg(test)]
+mod tests;
 mod views;
 
 pub use network::{PruneFilter, label_matches};

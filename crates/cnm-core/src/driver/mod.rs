@@ -17,9 +17,11 @@ use crate::model::{Endpoint, Network};
 use crate::osl::Netlink;
 
 pub mod bridge;
+pub mod fake;
 pub mod options;
 
 pub use bridge::BridgeDriver;
+pub use fake::FakeDriver;
 
 /// Where a driver's state and connectivity reach (spec §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub enum Driver {
     Null,
     Host,
     Bridge(BridgeDriver),
+    /// A test double (no kernel); see `fake.rs`.
+    Fake(FakeDriver),
 }
 
 /// The names of built-in drivers, for error messages and `docker info`-like listings.
@@ -59,7 +63,7 @@ impl Driver {
         match self {
             Driver::Null => "null",
             Driver::Host => "host",
-            Driver::Bridge(_) => "bridge",
+            Driver::Bridge(_) | Driver::Fake(_) => "bridge",
         }
     }
 
@@ -69,14 +73,14 @@ impl Driver {
 
     /// Null and host networks get no IPAM allocation (Docker's "special drivers").
     pub fn allocates_addresses(&self) -> bool {
-        matches!(self, Driver::Bridge(_))
+        matches!(self, Driver::Bridge(_) | Driver::Fake(_))
     }
 
     /// Checks options and conflicts before anything is allocated or created.
     pub fn validate(&self, network: &Network, others: &[&Network]) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.validate(network, others),
-            Driver::Null | Driver::Host => Ok(()),
+            Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
         }
     }
 
@@ -84,7 +88,7 @@ impl Driver {
     pub fn skip_gateway(&self, network: &Network) -> Result<(bool, bool)> {
         match self {
             Driver::Bridge(b) => b.skip_gateway(network),
-            Driver::Null | Driver::Host => Ok((false, false)),
+            Driver::Null | Driver::Host | Driver::Fake(_) => Ok((false, false)),
         }
     }
 
@@ -92,6 +96,7 @@ impl Driver {
     pub async fn create_network(&mut self, network: &Network, others: &[&Network]) -> Result<bool> {
         match self {
             Driver::Bridge(b) => b.create_network(network, others).await,
+            Driver::Fake(f) => f.create_network(network),
             Driver::Null | Driver::Host => Ok(false),
         }
     }
@@ -101,6 +106,7 @@ impl Driver {
     pub async fn restore_network(&mut self, network: &Network) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.restore_network(network).await,
+            Driver::Fake(f) => f.create_network(network).map(|_| ()),
             Driver::Null | Driver::Host => Ok(()),
         }
     }
@@ -108,6 +114,7 @@ impl Driver {
     pub async fn delete_network(&mut self, network: &Network) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.delete_network(network).await,
+            Driver::Fake(f) => f.delete_network(network),
             Driver::Null | Driver::Host => Ok(()),
         }
     }
@@ -116,6 +123,7 @@ impl Driver {
     pub async fn attach(&mut self, network: &Network, endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
         match self {
             Driver::Bridge(b) => b.attach(network, endpoint, sandbox).await,
+            Driver::Fake(f) => f.attach(network, endpoint, sandbox),
             Driver::Null | Driver::Host => Ok(JoinInfo::default()),
         }
     }
@@ -124,7 +132,7 @@ impl Driver {
     pub async fn detach(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.detach(network, endpoint).await,
-            Driver::Null | Driver::Host => Ok(()),
+            Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
         }
     }
 
@@ -132,7 +140,7 @@ impl Driver {
     pub async fn endpoint_intact(&self, network: &Network, endpoint: &Endpoint) -> Result<bool> {
         match self {
             Driver::Bridge(b) => b.endpoint_intact(network, endpoint).await,
-            Driver::Null | Driver::Host => Ok(true),
+            Driver::Null | Driver::Host | Driver::Fake(_) => Ok(true),
         }
     }
 }
