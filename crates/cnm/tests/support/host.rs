@@ -249,9 +249,11 @@ fn enter_private_namespaces() {
 }
 
 /// Lazily unmounts everything mounted at or below `dir`, deepest first, so the temp dir can go.
+/// `thread-self`: the namespaces were unshared by this thread only; `/proc/self` would show the
+/// main thread's (the machine's) mount table.
 fn detach_mounts_under(dir: &Path) {
     let mut text = String::new();
-    if File::open("/proc/self/mountinfo")
+    if File::open("/proc/thread-self/mountinfo")
         .and_then(|mut f| f.read_to_string(&mut text))
         .is_err()
     {
