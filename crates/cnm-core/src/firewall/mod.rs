@@ -13,15 +13,17 @@
 //!   chain masq__<bridge> { oifname != "<bridge>" ip saddr <subnet> masquerade }
 //! }
 //! ```
-//! Be aware: `nft` must be on PATH; each apply spawns it once.
+//! Scripts reach the kernel through `nft::Nft` (libnftables in-process, or the `nft` binary).
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 
 use ipnet::Ipv4Net;
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, ErrorKind, HasKind};
+
+pub mod nft;
+
+use nft::Nft;
 
 pub const TABLE: &str = "cnm";
 
@@ -58,6 +60,7 @@ impl From<FirewallError> for Error {
 #[derive(Default)]
 pub struct Firewall {
     networks: BTreeMap<String, NetworkRules>,
+    nft: Nft,
 }
 
 fn chain_of(bridge: &str) -> String {
@@ -103,7 +106,7 @@ impl Firewall {
 
     /// Makes the kernel match the model in one transaction.
     pub async fn sync(&self) -> Result<(), FirewallError> {
-        apply(&self.full_script()).await
+        self.nft.apply(&self.full_script()).await
     }
 
     pub async fn add_network(&mut self, rules: NetworkRules) -> Result<(), FirewallError> {
@@ -112,7 +115,7 @@ impl Firewall {
             remove_script(old, &mut script);
         }
         network_script(&rules, &mut script);
-        apply(&script).await?;
+        self.nft.apply(&script).await?;
         self.networks.insert(rules.bridge.clone(), rules);
         Ok(())
     }
@@ -121,7 +124,7 @@ impl Firewall {
         let Some(rules) = self.networks.get(bridge) else { return Ok(()) };
         let mut script = String::new();
         remove_script(rules, &mut script);
-        apply(&script).await?;
+        self.nft.apply(&script).await?;
         self.networks.remove(bridge);
         Ok(())
     }
@@ -131,26 +134,6 @@ fn remove_script(rules: &NetworkRules, out: &mut String) {
     let chain = chain_of(&rules.bridge);
     out.push_str(&format!("delete element ip {TABLE} masq-in {{ \"{}\" }}\n", rules.bridge));
     out.push_str(&format!("flush chain ip {TABLE} {chain}\ndelete chain ip {TABLE} {chain}\n"));
-}
-
-/// Runs `nft -f -` with `script` as one transaction.
-pub async fn apply(script: &str) -> Result<(), FirewallError> {
-    let mut child = tokio::process::Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(FirewallError::NftMissing)?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(script.as_bytes()).await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
-    drop(stdin);
-    let out = child.wait_with_output().await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(FirewallError::Nft { stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! Applying nftables scripts: in-process through libnftables when it is there, else by
+//! running `nft -f -`.
+//!
+//! Why: spawning `nft` costs ~5.6 ms per transaction on this machine; the same transaction
+//! through libnftables in-process costs ~0.2 ms. The library ships with the `nftables`
+//! package (`libnftables.so.1`), so it is loaded at run time and needs no headers to build.
+//!
+//! Be aware: a libnftables context is not thread-safe and binds its netlink socket to the
+//! namespace of the thread that creates it; `Nft` keeps one context behind a mutex, created
+//! in the daemon's namespace. Each `apply` is one atomic transaction, as with `nft -f`.
+
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use tokio::io::AsyncWriteExt;
+
+use super::FirewallError;
+
+type CtxNew = unsafe extern "C" fn(u32) -> *mut c_void;
+type CtxFree = unsafe extern "C" fn(*mut c_void);
+type CtxBuffer = unsafe extern "C" fn(*mut c_void) -> c_int;
+type RunCmd = unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int;
+type GetBuffer = unsafe extern "C" fn(*mut c_void) -> *const c_char;
+
+struct Library {
+    _lib: libloading::Library,
+    free: CtxFree,
+    run: RunCmd,
+    error_buffer: GetBuffer,
+    ctx: *mut c_void,
+}
+
+// The context is only used under `Nft`'s mutex.
+unsafe impl Send for Library {}
+
+impl Library {
+    fn load() -> Option<Self> {
+        // SAFETY: loading a system library whose initialisers have no preconditions; the
+        // symbol types match libnftables' public API (nftables/libnftables.h).
+        unsafe {
+            let lib = libloading::Library::new("libnftables.so.1").ok()?;
+            let new: CtxNew = *lib.get(b"nft_ctx_new\0").ok()?;
+            let free: CtxFree = *lib.get(b"nft_ctx_free\0").ok()?;
+            let buffer_output: CtxBuffer = *lib.get(b"nft_ctx_buffer_output\0").ok()?;
+            let buffer_error: CtxBuffer = *lib.get(b"nft_ctx_buffer_error\0").ok()?;
+            let run: RunCmd = *lib.get(b"nft_run_cmd_from_buffer\0").ok()?;
+            let error_buffer: GetBuffer = *lib.get(b"nft_ctx_get_error_buffer\0").ok()?;
+            let ctx = new(0);
+            if ctx.is_null() {
+                return None;
+            }
+            buffer_output(ctx);
+            buffer_error(ctx);
+            Some(Library { _lib: lib, free, run, error_buffer, ctx })
+        }
+    }
+
+    fn apply(&mut self, script: &str) -> Result<(), FirewallError> {
+        let script = CString::new(script).map_err(|_| FirewallError::Nft { stderr: "script contains NUL".into() })?;
+        // SAFETY: ctx is valid for the library's lifetime; the script is NUL-terminated; the
+        // error buffer is owned by ctx and read before the next call.
+        unsafe {
+            if (self.run)(self.ctx, script.as_ptr()) == 0 {
+                return Ok(());
+            }
+            let err = (self.error_buffer)(self.ctx);
+            let stderr = if err.is_null() { String::new() } else { CStr::from_ptr(err).to_string_lossy().trim().to_string() };
+            Err(FirewallError::Nft { stderr })
+        }
+    }
+}
+
+impl Drop for Library {
+    fn drop(&mut self) {
+        // SAFETY: ctx came from nft_ctx_new and is freed once.
+        unsafe { (self.free)(self.ctx) }
+    }
+}
+
+/// The way scripts reach the kernel.
+pub struct Nft {
+    library: Option<Mutex<Library>>,
+}
+
+impl Default for Nft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Nft {
+    /// Loads libnftables in the caller's namespace, or falls back to the `nft` binary.
+    pub fn new() -> Self {
+        let library = Library::load().map(Mutex::new);
+        if library.is_none() {
+            tracing::info!("libnftables.so.1 not found; firewall changes will run the nft binary");
+        }
+        Nft { library }
+    }
+
+    /// Applies `script` as one transaction.
+    pub async fn apply(&self, script: &str) -> Result<(), FirewallError> {
+        match &self.library {
+            Some(lib) => lib.lock().expect("nft context lock").apply(script),
+            None => apply_with_binary(script).await,
+        }
+    }
+}
+
+/// Runs `nft -f -` with `script` as one transaction.
+async fn apply_with_binary(script: &str) -> Result<(), FirewallError> {
+    let mut child = tokio::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(FirewallError::NftMissing)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(script.as_bytes()).await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
+    drop(stdin);
+    let out = child.wait_with_output().await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(FirewallError::Nft { stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    }
+}
