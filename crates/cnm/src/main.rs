@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Daemon socket to connect to (default: $CNM_HOST, then $DOCKER_HOST when it is a unix
     /// socket, then unix:///run/cnm/cnm.sock).
-    #[arg(short = 'H', long = "host", global = true)]
+    #[arg(short = 'H', long = "host")]
     host: Option<String>,
     #[command(subcommand)]
     command: Command,

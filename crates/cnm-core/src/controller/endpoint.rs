@@ -249,13 +249,12 @@ impl Controller {
             }
             Err(e) => return Err(e),
         };
-        let sandbox_name = state.sandboxes.get(&sandbox_id).map(|s| s.name.clone()).unwrap_or_else(|| sandbox.to_string());
         let endpoint = state
             .endpoints
             .values()
             .find(|e| e.network == network_id && e.sandbox == sandbox_id)
             .cloned()
-            .ok_or_else(|| Error::internal(format!("container {sandbox_name} is not connected to network {network_name}")))?;
+            .ok_or_else(|| Error::internal(format!("container {sandbox_id} is not connected to network {network_name}")))?;
         self.detach_endpoint(&mut state, &endpoint).await
     }
 
