@@ -1,0 +1,1 @@
+//! Tests of `cnm network`: request bodies, validation and output.
