@@ -8,6 +8,7 @@
 //! - `sysctl` writes `/proc/sys` values inside a given namespace.
 //! Errors carry the errno, mapped to kinds (`EEXIST` → Conflict, `ENODEV` → NotFound).
 
+pub mod hostns;
 pub mod netlink;
 pub mod netns;
 pub mod sysctl;

@@ -9,6 +9,8 @@
 //!   clone is dropped.
 //! - Every method is exactly one netlink request (one round trip), except that `add_bridge` and
 //!   `add_veth` fall back to a lookup by name if the kernel does not echo the new link.
+//! - A link that is up is not yet able to transmit if its carrier arrived after it came up
+//!   (veth host ends, bridges): `sync_link` makes it ready; see there.
 //! - Kernel refusals become `OslError::Netlink { op, errno }` with the positive errno and an `op`
 //!   naming the object (`"add bridge br-1234"`), so `kind()` maps `EEXIST`/`ENODEV`/....
 //!

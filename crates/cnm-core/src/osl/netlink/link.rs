@@ -5,7 +5,7 @@
 //! (`IFLA_NET_NS_FD` inside the peer's message): about 1 ms, where moving it afterwards costs
 //! about 20 ms of RCU wait.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::errno::Errno;
 use rtnetlink::packet_core::{
@@ -38,6 +38,27 @@ impl Netlink {
         let mut query = LinkMessage::default();
         query.header.index = index;
         self.get_link(query, || format!("get link #{index}")).await
+    }
+
+    /// Makes the kernel apply a pending carrier change of link `index` now, so that the link
+    /// can transmit when this returns; returns the link as it is then.
+    ///
+    /// Why: a link that comes up before its carrier (the host end of a veth, whose peer is
+    /// raised later inside the sandbox; a bridge that just got its first port) starts
+    /// transmitting only once the kernel's deferred link-watch work has run. Under netlink load
+    /// (other namespaces creating or deleting links) that takes up to a second, and frames
+    /// sent meanwhile are dropped. Since Linux 6.8 a single-link `RTM_GETLINK` runs that work
+    /// for the link synchronously, which is what this sends. Call it on the host end after the
+    /// sandbox end is up (and on the bridge for its first port) before reporting success.
+    pub async fn sync_link(&self, index: u32) -> OslResult<LinkInfo> {
+        let op = || format!("sync link #{index}");
+        match self.link_by_index(index).await? {
+            Some(link) => Ok(link),
+            None => Err(OslError::Netlink {
+                op: op(),
+                errno: Errno::ENODEV,
+            }),
+        }
     }
 
     async fn get_link(
@@ -205,6 +226,14 @@ impl Netlink {
             format!("set mac {} on link #{index}", format_mac(&mac))
         })
         .await
+    }
+
+    /// Moves a link into the namespace `netns`. Slow (about 20 ms of RCU wait): create links
+    /// in place where the kernel allows it; this is for adopting existing links.
+    pub async fn move_to_netns(&self, index: u32, netns: BorrowedFd<'_>) -> OslResult<()> {
+        let link = with_attribute(index, LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        self.set_link(link, || format!("move link #{index} to another netns"))
+            .await
     }
 
     /// Hairpin mode of a bridge port (frames may leave by the port they came in).
