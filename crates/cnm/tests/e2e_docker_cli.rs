@@ -162,7 +162,8 @@ fn create_networks(s: &mut Session) {
 
 fn create_errors(s: &mut Session) {
     s.docker("network create plain");
-    s.docker("network create ''");
+    // `network create ''`: Docker 20.10 answers `network with name  already exists` (a bug);
+    // cnm answers as current Docker does, `invalid name: name is empty` (unit-tested).
     s.docker("network create bridge");
     s.comment("names are not validated beyond emptiness:");
     s.docker("network create 'bad name!'");
@@ -206,8 +207,8 @@ fn ls_filters(s: &mut Session) {
         "scope=swarm",
         "type=builtin",
         "type=custom",
-        "dangling=true",
-        "dangling=false",
+        // dangling=true/false: Docker 20.10 lists every custom network as dangling (a bug
+        // fixed later); cnm follows current Docker (no endpoints), tested in e2e_network.rs.
     ];
     for filter in filters {
         s.docker(&format!("network ls --filter {filter}"));
@@ -301,8 +302,6 @@ fn connect(s: &mut Session) {
     s.docker("network inspect from-cfg");
     s.docker("network connect bridge c1");
     s.docker("network inspect bridge");
-    s.docker("network ls --filter dangling=true");
-    s.docker("network ls --filter dangling=false");
     s.snapshot(
         "connect",
         "connect with --ip, --ip6, --alias, --link, --driver-opt, and what inspect shows",

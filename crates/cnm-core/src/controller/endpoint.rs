@@ -29,6 +29,7 @@ fn user_defined(network: &Network) -> bool {
     !network.predefined
 }
 
+/// Checks the settings in Docker's order; the first problem is the answer.
 fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Request> {
     let mut errors = Vec::new();
     let ipam = settings.ipam_config.clone().unwrap_or_default();
@@ -56,17 +57,15 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
     }
     let static_ip = ipv4.is_some() || ipv6.is_some();
     if static_ip && !user_defined(network) {
-        errors.push("user-specified IP address is supported on user-defined networks only".to_string());
-    } else if static_ip {
-        for ip in [ipv4, ipv6].into_iter().flatten() {
-            let configured = network.ipam_requests.iter().filter_map(|r| r.subnet).any(|s| s.contains(&ip));
-            if !configured {
-                errors.push(format!("no configured subnet contains IP address {ip}"));
-            }
-        }
+        errors.push("user specified IP address is supported on user defined networks only".to_string());
+    } else if static_ip && !network.ipam_requests.iter().any(|r| r.subnet.is_some()) {
+        errors.push(
+            "user specified IP address is supported only when connecting to networks with user configured subnets"
+                .to_string(),
+        );
     }
     if !settings.aliases.is_empty() && !user_defined(network) {
-        errors.push("network-scoped aliases are only supported for user-defined networks".to_string());
+        errors.push("network-scoped alias is supported only for containers in user defined networks".to_string());
     }
     let mac = match settings.mac_address.as_str() {
         "" => None,
@@ -83,8 +82,8 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
             errors.push(format!("invalid link: {link}"));
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::invalid(format!("invalid endpoint settings:\n{}", errors.join("\n"))));
+    if let Some(first) = errors.into_iter().next() {
+        return Err(Error::invalid(first));
     }
     Ok(Request { ipv4, ipv6, settings, mac })
 }
@@ -130,10 +129,10 @@ impl Controller {
     ) -> Result<()> {
         let network = state.networks[network_id].clone();
         let sandbox = state.sandboxes[sandbox_id].clone();
-        check_mode(state, &network, &sandbox)?;
         if network.config_only {
             return Err(Error::forbidden("cannot create endpoint on configuration-only network"));
         }
+        check_mode(state, &network, &sandbox)?;
         if state.endpoint_names.contains_key(&(network.id.clone(), sandbox.name.clone())) {
             return Err(Error::forbidden(format!(
                 "endpoint with name {} already exists in network {}",

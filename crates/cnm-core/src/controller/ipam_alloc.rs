@@ -198,7 +198,7 @@ pub(crate) fn allocate_endpoint_address(
     let options = BTreeMap::new();
     if let Some(ip) = preferred {
         let info = pools.iter().find(|i| i.pool.contains(&ip)).ok_or_else(|| {
-            Error::invalid(format!("invalid address {ip}: It does not belong to any of this network's subnets"))
+            Error::invalid(format!("Invalid address {ip}: It does not belong to any of this network's subnets"))
         })?;
         let addr = state.ipam.request_address(&info.pool_id, Some(ip), &options)?;
         undo.push(Step::ReleaseAddress { pool: info.pool_id.clone(), addr: ip });

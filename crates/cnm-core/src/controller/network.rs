@@ -97,7 +97,7 @@ impl Controller {
         if network.predefined {
             return Err(Error::forbidden(format!("{} is a pre-defined network and cannot be removed", network.name)));
         }
-        check_removable(&state, &network)?;
+        check_removable(&state, &network).map_err(|e| e.context("error while removing network"))?;
         self.remove_network_in_state(&mut state, &network).await
     }
 
@@ -166,14 +166,8 @@ fn check_removable(state: &State, network: &Network) -> Result<()> {
     if network.config_only && state.networks.values().any(|n| n.config_from.as_deref() == Some(network.name.as_str())) {
         return Err(Error::forbidden(format!("configuration network \"{}\" is in use", network.name)));
     }
-    let endpoints = state.endpoints_of(&network.id);
-    if !endpoints.is_empty() {
-        let list: Vec<String> = endpoints.iter().map(|e| format!("name:\"{}\" id:\"{}\"", e.name, e.id.short())).collect();
-        return Err(Error::forbidden(format!(
-            "error while removing network: network {} has active endpoints ({})",
-            network.name,
-            list.join(", ")
-        )));
+    if state.network_in_use(&network.id) {
+        return Err(Error::forbidden(format!("network {} id {} has active endpoints", network.name, network.id)));
     }
     Ok(())
 }

@@ -122,7 +122,7 @@ impl NetworkSpec {
                 || (self.ipam_driver != "default")
             {
                 return Err(Error::forbidden(
-                    "user-specified configurations are not supported if the network depends on a configuration network",
+                    "user specified configurations are not supported if the network depends on a configuration network",
                 ));
             }
             if !self.options.is_empty() {

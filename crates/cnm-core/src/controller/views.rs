@@ -43,7 +43,9 @@ impl NetworkView {
     }
 
     /// The network as `GET /networks/{id}` shows it; list items leave out `Containers`.
-    pub fn to_engine(&self, with_containers: bool) -> engine::Network {
+    /// `legacy` is for clients older than API 1.48, which Docker 20.10–27 served: they did
+    /// not fill in the gateway of a subnet the user configured.
+    pub fn to_engine(&self, with_containers: bool, legacy: bool) -> engine::Network {
         let n = &self.network;
         let containers = with_containers.then(|| {
             self.endpoints
@@ -68,7 +70,7 @@ impl NetworkView {
             driver: n.driver.clone(),
             enable_ipv4: n.enable_ipv4,
             enable_ipv6: n.enable_ipv6,
-            ipam: engine::Ipam { driver: n.ipam_driver.clone(), options: n.ipam_options.clone(), config: ipam_config(n) },
+            ipam: engine::Ipam { driver: n.ipam_driver.clone(), options: n.ipam_options.clone(), config: ipam_config(n, legacy) },
             internal: n.internal,
             attachable: n.attachable,
             ingress: n.ingress,
@@ -84,14 +86,14 @@ impl NetworkView {
 
 /// `IPAM.Config`: the user's entries with the allocated subnet and gateway filled in, or the
 /// allocated pools when the user gave none; `null` for networks without allocation.
-fn ipam_config(n: &Network) -> Option<Vec<engine::IpamConfig>> {
+fn ipam_config(n: &Network, legacy: bool) -> Option<Vec<engine::IpamConfig>> {
     if n.config_only {
         return Some(n.ipam_requests.iter().map(request_config).collect());
     }
     if n.driver == "host" || n.driver == "null" {
         return None;
     }
-    Some(n.all_ipam().map(|info| allocated_config(n, info)).collect())
+    Some(n.all_ipam().map(|info| allocated_config(n, info, legacy)).collect())
 }
 
 fn request_config(r: &crate::model::IpamRequest) -> engine::IpamConfig {
@@ -103,15 +105,17 @@ fn request_config(r: &crate::model::IpamRequest) -> engine::IpamConfig {
     }
 }
 
-fn allocated_config(n: &Network, info: &IpamInfo) -> engine::IpamConfig {
+fn allocated_config(n: &Network, info: &IpamInfo, legacy: bool) -> engine::IpamConfig {
     let mut cfg = match info.request.and_then(|i| n.ipam_requests.get(i)) {
         Some(r) => request_config(r),
         None => engine::IpamConfig::default(),
     };
-    if cfg.subnet.is_empty() {
+    let user_subnet = !cfg.subnet.is_empty();
+    if !user_subnet {
         cfg.subnet = info.pool.to_string();
     }
     if cfg.gateway.is_empty()
+        && !(legacy && user_subnet)
         && let Some(gw) = info.gateway
     {
         cfg.gateway = gw.addr().to_string();

@@ -86,7 +86,7 @@ pub enum IpamError {
     InvalidSubPool,
     #[error("pool and subpool are of incompatible address families")]
     IncompatibleSubPool,
-    #[error("invalid pool request: Pool overlaps with other one on this address space")]
+    #[error("Pool overlaps with other one on this address space")]
     PoolOverlap,
     #[error("all predefined address pools have been fully subnetted")]
     PoolsExhausted,

@@ -189,3 +189,16 @@ fn same_family(op: impl Fn() -> String, a: IpAddr, b: IpAddr) -> OslResult<()> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = Netlink::current().expect_err("no runtime");
+        assert!(err.to_string().contains("tokio runtime"), "{err}");
+        let err = Netlink::open_in(Path::new("/proc/thread-self/ns/net")).expect_err("no runtime");
+        assert!(err.to_string().contains("tokio runtime"), "{err}");
+    }
+}

@@ -67,7 +67,7 @@ const KNOWN: &[&str] = &[
 ];
 
 fn parse_ip(key: &str, value: &str) -> Result<IpAddr> {
-    value.parse().map_err(|_| Error::invalid(format!("failed to parse {key} value: invalid IP address ({value})")))
+    value.parse().map_err(|_| Error::invalid(format!("failed to parse {key} value: {value} (invalid IP address)")))
 }
 
 impl BridgeConfig {
@@ -102,9 +102,9 @@ impl BridgeConfig {
                 }
                 l::BRIDGE_DEFAULT_BRIDGE => cfg.default_bridge = bool_option(key, value)?,
                 l::MTU => {
-                    let mtu: i64 = value
-                        .parse()
-                        .map_err(|_| Error::invalid(format!("failed to parse {key} value: invalid syntax ({value})")))?;
+                    let mtu: i64 = value.parse().map_err(|_| {
+                        Error::invalid(format!("failed to parse {key} value: {value} (strconv.Atoi: parsing \"{value}\": invalid syntax)"))
+                    })?;
                     if mtu < 0 {
                         return Err(Error::invalid(format!("invalid MTU number: {mtu}")));
                     }

@@ -294,10 +294,15 @@ async fn configure_peer(endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Resul
     Ok(())
 }
 
+/// Docker names the bridges, not the networks, in parentheses.
 fn conflict(network: &Network, other: &Network, why: &str) -> Error {
+    let bridge = |n: &Network| BridgeConfig::from_options(&n.options, n.id.as_str()).map(|c| c.bridge_name).unwrap_or_default();
     Error::forbidden(format!(
         "cannot create network {} ({}): conflicts with network {} ({}): {why}",
-        network.id, network.name, other.id, other.name
+        network.id,
+        bridge(network),
+        other.id,
+        bridge(other)
     ))
 }
 

@@ -32,14 +32,21 @@ fn matches_any(patterns: &[(String, Option<Regex>)], value: &str) -> bool {
 impl NetworkFilter {
     pub fn parse(filters: &Filters) -> Result<Self, ApiError> {
         if let Some(bad) = filters.keys().find(|k| !KEYS.contains(k)) {
-            return Err(ApiError::invalid(format!("invalid filter '{bad}'")));
+            return Err(ApiError::invalid(format!("Invalid filter '{bad}'")));
         }
-        let builtin = match filters.get("type").first() {
-            None => None,
-            Some(&"builtin") => Some(true),
-            Some(&"custom") => Some(false),
-            Some(other) => return Err(ApiError::invalid(format!("invalid filter: 'type'='{other}'"))),
-        };
+        let mut builtin = None;
+        for value in filters.get("type") {
+            let want = match value {
+                "builtin" => true,
+                "custom" => false,
+                other => return Err(ApiError::invalid(format!("invalid filter: 'type'='{other}'"))),
+            };
+            // Asking for both kinds is asking for everything.
+            builtin = if builtin.is_some_and(|b| b != want) { None } else { Some(want) };
+            if builtin.is_none() {
+                break;
+            }
+        }
         let dangling = match filters.get("dangling").as_slice() {
             [] => None,
             ["true"] | ["1"] => Some(true),

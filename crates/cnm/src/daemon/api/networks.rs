@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cnm_core::controller::PruneFilter;
+use cnm_core::controller::{NetworkView, PruneFilter};
 use cnm_core::controller::spec::NetworkSpec;
 use cnm_types::engine::{
     LegacyNetwork, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
@@ -27,19 +27,17 @@ fn filters_of(query: &HashMap<String, String>) -> ApiResult<Filters> {
 }
 
 /// Serializes a network in the shape the request's API version expects.
-fn shaped(network: cnm_types::engine::Network, version: RequestVersion) -> serde_json::Value {
-    if version.0 < MODERN_NETWORK_SHAPE {
-        serde_json::to_value(LegacyNetwork::from(network))
-    } else {
-        serde_json::to_value(network)
-    }
-    .expect("networks serialize")
+fn shaped(view: &NetworkView, with_containers: bool, version: RequestVersion) -> serde_json::Value {
+    let legacy = version.0 < MODERN_NETWORK_SHAPE;
+    let network = view.to_engine(with_containers, legacy);
+    if legacy { serde_json::to_value(LegacyNetwork::from(network)) } else { serde_json::to_value(network) }
+        .expect("networks serialize")
 }
 
 pub async fn list(State(c): State<Shared>, Extension(v): Extension<RequestVersion>, Query(q): QueryMap) -> ApiResult<Response> {
     let filter = NetworkFilter::parse(&filters_of(&q)?)?;
     let items: Vec<serde_json::Value> =
-        c.networks().await.iter().filter(|n| filter.accepts(n)).map(|n| shaped(n.to_engine(false), v)).collect();
+        c.networks().await.iter().filter(|n| filter.accepts(n)).map(|n| shaped(n, false, v)).collect();
     Ok(Json(items).into_response())
 }
 
@@ -60,7 +58,7 @@ pub async fn inspect(
     {
         return Err(ApiError::not_found(format!("network {id} not found")));
     }
-    Ok(Json(shaped(view.to_engine(true), v)).into_response())
+    Ok(Json(shaped(&view, true, v)).into_response())
 }
 
 pub async fn create(
@@ -99,7 +97,7 @@ pub async fn disconnect(
 pub async fn prune(State(c): State<Shared>, Query(q): QueryMap) -> ApiResult<Response> {
     let filters = filters_of(&q)?;
     if let Some(bad) = filters.keys().find(|k| !["until", "label", "label!"].contains(k)) {
-        return Err(ApiError::invalid(format!("invalid filter '{bad}'")));
+        return Err(ApiError::invalid(format!("Invalid filter '{bad}'")));
     }
     let until = match filters.get("until").as_slice() {
         [] => None,

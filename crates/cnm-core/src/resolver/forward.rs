@@ -1,0 +1,230 @@
+//! Forwarding queries that are not ours to upstream resolvers, from the daemon's namespace.
+//!
+//! Contract of `Forwarder::forward(query, upstreams, transport)`:
+//! - The raw query bytes go out unchanged except for the id, which is replaced by a random one
+//!   per attempt (and restored in the reply), so a reply is only accepted from the server it
+//!   was asked of, for that attempt. Each attempt uses a fresh socket.
+//! - UDP queries go out over UDP and are retried over TCP, to the same server, when the reply
+//!   has TC set; TCP queries go out over TCP.
+//! - Servers are tried in order, each with its own short timeout (`upstream_timeout`), and the
+//!   next one is started early, without cancelling the first, when the first has not answered
+//!   within `hedge_after` or at once when it fails. The first usable reply wins.
+//! - SERVFAIL and REFUSED count as failures (try the next); any other reply, NXDOMAIN included,
+//!   is returned as is. A server that timed out or could not be reached is tried last for the
+//!   next `SERVER_PENALTY`, so a dead first resolver stops costing every query a delay.
+//! - `None` means every server failed (the caller answers SERVFAIL); `Refused` means the global
+//!   cap on queries in flight was reached and no slot freed up within `upstream_timeout`.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, sleep, timeout};
+
+use super::wire::Transport;
+
+/// How long a server that timed out is tried after the healthy ones.
+const SERVER_PENALTY: Duration = Duration::from_secs(30);
+const SERVFAIL: u8 = 2;
+const REFUSED: u8 = 5;
+
+/// The result of forwarding one query.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forwarded {
+    /// An upstream's reply, with the client's id restored.
+    Reply(Vec<u8>),
+    /// No server gave a usable reply (or there are none).
+    Failed,
+    /// Too many queries in flight.
+    Refused,
+}
+
+/// Forwarding settings (from `ResolverConfig`).
+#[derive(Clone, Debug)]
+pub struct ForwardPolicy {
+    pub upstream_timeout: Duration,
+    pub hedge_after: Duration,
+    pub max_in_flight: usize,
+}
+
+pub struct Forwarder {
+    policy: ForwardPolicy,
+    in_flight: Semaphore,
+    /// Servers that recently timed out → until when they are tried last.
+    penalized: Mutex<HashMap<SocketAddr, Instant>>,
+}
+
+/// Why one attempt at one server gave no usable reply.
+#[derive(Debug)]
+enum AttemptError {
+    /// No answer in time, or the server could not be reached: penalize it.
+    Unreachable,
+    /// The server answered SERVFAIL/REFUSED, or garbage.
+    Unusable,
+}
+
+impl Forwarder {
+    pub fn new(policy: ForwardPolicy) -> Self {
+        Forwarder {
+            in_flight: Semaphore::new(policy.max_in_flight),
+            penalized: Mutex::new(HashMap::new()),
+            policy,
+        }
+    }
+
+    /// Forwards `query` (raw bytes, as received) to `upstreams`; see the module contract.
+    pub async fn forward(&self, query: &[u8], upstreams: &[SocketAddr], transport: Transport) -> Forwarded {
+        if upstreams.is_empty() || query.len() < 12 {
+            return Forwarded::Failed;
+        }
+        let Ok(Ok(_permit)) = timeout(self.policy.upstream_timeout, self.in_flight.acquire()).await else {
+            return Forwarded::Refused;
+        };
+        let order = self.preference_order(upstreams);
+        let mut next = order.iter();
+        let mut attempts = FuturesUnordered::new();
+        let start_next = |next: &mut std::slice::Iter<'_, SocketAddr>, attempts: &mut FuturesUnordered<_>| {
+            if let Some(server) = next.next().copied() {
+                attempts.push(self.attempt(query, server, transport));
+            }
+        };
+        start_next(&mut next, &mut attempts);
+        let mut hedge = pin!(sleep(self.policy.hedge_after));
+        loop {
+            tokio::select! {
+                finished = attempts.next() => match finished {
+                    Some((_, Ok(reply))) => return Forwarded::Reply(reply),
+                    Some((server, Err(error))) => {
+                        if matches!(error, AttemptError::Unreachable) {
+                            self.penalize(server);
+                        }
+                        start_next(&mut next, &mut attempts);
+                        hedge.as_mut().reset(Instant::now() + self.policy.hedge_after);
+                    }
+                    None => return Forwarded::Failed,
+                },
+                () = hedge.as_mut(), if next.len() > 0 => {
+                    start_next(&mut next, &mut attempts);
+                    hedge.as_mut().reset(Instant::now() + self.policy.hedge_after);
+                }
+            }
+        }
+    }
+
+    /// Healthy servers first, in configured order, then the penalized ones.
+    fn preference_order(&self, upstreams: &[SocketAddr]) -> Vec<SocketAddr> {
+        let now = Instant::now();
+        let mut penalized = self.penalized.lock().unwrap_or_else(|e| e.into_inner());
+        penalized.retain(|_, until| *until > now);
+        let (healthy, late): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            upstreams.iter().partition(|server| !penalized.contains_key(server));
+        healthy.into_iter().chain(late).collect()
+    }
+
+    fn penalize(&self, server: SocketAddr) {
+        let mut penalized = self.penalized.lock().unwrap_or_else(|e| e.into_inner());
+        penalized.insert(server, Instant::now() + SERVER_PENALTY);
+    }
+
+    fn forgive(&self, server: SocketAddr) {
+        let mut penalized = self.penalized.lock().unwrap_or_else(|e| e.into_inner());
+        penalized.remove(&server);
+    }
+
+    /// One exchange with one server, bounded by the per-server timeout.
+    async fn attempt(
+        &self,
+        query: &[u8],
+        server: SocketAddr,
+        transport: Transport,
+    ) -> (SocketAddr, Result<Vec<u8>, AttemptError>) {
+        let id: u16 = rand::random();
+        let mut outgoing = query.to_vec();
+        outgoing[..2].copy_from_slice(&id.to_be_bytes());
+        let exchange = async {
+            match transport {
+                Transport::Udp => match exchange_udp(&outgoing, server, id).await? {
+                    reply if is_truncated(&reply) => exchange_tcp(&outgoing, server, id).await,
+                    reply => Ok(reply),
+                },
+                Transport::Tcp => exchange_tcp(&outgoing, server, id).await,
+            }
+        };
+        let outcome = match timeout(self.policy.upstream_timeout, exchange).await {
+            Ok(Ok(mut reply)) => {
+                self.forgive(server);
+                if matches!(reply[3] & 0x0f, SERVFAIL | REFUSED) {
+                    Err(AttemptError::Unusable)
+                } else {
+                    reply[..2].copy_from_slice(&query[..2]);
+                    Ok(reply)
+                }
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_elapsed) => Err(AttemptError::Unreachable),
+        };
+        (server, outcome)
+    }
+}
+
+fn is_truncated(reply: &[u8]) -> bool {
+    reply[2] & 0x02 != 0
+}
+
+/// True when `reply` answers the query sent with `id`: a response (QR) with that id.
+fn answers(reply: &[u8], id: u16) -> bool {
+    reply.len() >= 12 && reply[2] & 0x80 != 0 && u16::from_be_bytes([reply[0], reply[1]]) == id
+}
+
+async fn exchange_udp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u8>, AttemptError> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await.map_err(|_| AttemptError::Unreachable)?;
+    socket.connect(server).await.map_err(|_| AttemptError::Unreachable)?;
+    socket.send(query).await.map_err(|_| AttemptError::Unreachable)?;
+    let mut buffer = vec![0u8; usize::from(u16::MAX)];
+    loop {
+        // ECONNREFUSED (ICMP port unreachable) lands here: the server is not there.
+        let len = socket.recv(&mut buffer).await.map_err(|_| AttemptError::Unreachable)?;
+        // A stray datagram (a late reply to an earlier attempt cannot reach this fresh socket,
+        // but anything else can) is skipped; the timeout bounds the wait.
+        if answers(&buffer[..len], id) {
+            buffer.truncate(len);
+            return Ok(buffer);
+        }
+    }
+}
+
+async fn exchange_tcp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u8>, AttemptError> {
+    let mut stream = TcpStream::connect(server).await.map_err(|_| AttemptError::Unreachable)?;
+    let length = u16::try_from(query.len()).map_err(|_| AttemptError::Unusable)?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.write_all(&framed).await.map_err(|_| AttemptError::Unreachable)?;
+    let length = stream.read_u16().await.map_err(|_| AttemptError::Unusable)?;
+    let mut reply = vec![0u8; usize::from(length)];
+    stream.read_exact(&mut reply).await.map_err(|_| AttemptError::Unusable)?;
+    if answers(&reply, id) { Ok(reply) } else { Err(AttemptError::Unusable) }
+}
+
+/// Keeps at most `max` upstreams and drops our own listening address (Docker's rules).
+pub fn usable_upstreams(upstreams: &[SocketAddr], max: usize) -> Arc<[SocketAddr]> {
+    let own = super::LISTEN_ADDRESS;
+    let mut kept: Vec<SocketAddr> = Vec::with_capacity(max);
+    for server in upstreams {
+        if server.ip() != std::net::IpAddr::V4(own) && !kept.contains(server) && kept.len() < max {
+            kept.push(*server);
+        }
+    }
+    kept.into()
+}
