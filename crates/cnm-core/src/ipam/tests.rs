@@ -236,7 +236,7 @@ fn static_pools_must_not_overlap() {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid pool request: Pool overlaps with other one on this address space"
+            "Pool overlaps with other one on this address space"
         );
         assert_eq!(err.kind(), crate::error::ErrorKind::Forbidden);
     }
