@@ -54,6 +54,17 @@ fn netns_create_open_remove() {
     let names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["lo"]);
 
+    // A current-thread runtime works too (the caller blocks only for the thread join).
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lo = single.block_on(async {
+        let inside = Netlink::open_in(&path).expect("open_in on a current-thread runtime");
+        inside.link_by_name("lo").await.expect("lookup")
+    });
+    assert!(lo.is_some_and(|l| !l.up), "lo exists and is left down");
+
     let again = netns::create(&path).expect_err("a second create on a live namespace");
     assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
 

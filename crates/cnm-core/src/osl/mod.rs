@@ -6,6 +6,7 @@
 //! - `netlink::Netlink` is one open rtnetlink connection bound to one namespace. Open one per
 //!   namespace and keep it: every call is then a single netlink round trip.
 //! - `sysctl` writes `/proc/sys` values inside a given namespace.
+//!
 //! Errors carry the errno, mapped to kinds (`EEXIST` → Conflict, `ENODEV` → NotFound).
 
 pub mod hostns;

@@ -44,7 +44,7 @@ impl Netlink {
             None => format!("add route {destination} dev #{index}"),
         };
         if let Some(via) = gateway {
-            same_family(&op, destination.addr(), via)?;
+            same_family(op, destination.addr(), via)?;
         }
         let mut route = route_message(destination, gateway, Some(index));
         route.header.protocol = RouteProtocol::Boot;
@@ -73,7 +73,7 @@ impl Netlink {
     ) -> OslResult<()> {
         let op = || format!("delete route {destination}");
         if let Some(via) = gateway {
-            same_family(&op, destination.addr(), via)?;
+            same_family(op, destination.addr(), via)?;
         }
         let mut route = route_message(destination, gateway, index);
         route.header.scope = RouteScope::NoWhere;
