@@ -80,17 +80,24 @@ impl Forwarder {
     }
 
     /// Forwards `query` (raw bytes, as received) to `upstreams`; see the module contract.
-    pub async fn forward(&self, query: &[u8], upstreams: &[SocketAddr], transport: Transport) -> Forwarded {
+    pub async fn forward(
+        &self,
+        query: &[u8],
+        upstreams: &[SocketAddr],
+        transport: Transport,
+    ) -> Forwarded {
         if upstreams.is_empty() || query.len() < 12 {
             return Forwarded::Failed;
         }
-        let Ok(Ok(_permit)) = timeout(self.policy.upstream_timeout, self.in_flight.acquire()).await else {
+        let Ok(Ok(_permit)) = timeout(self.policy.upstream_timeout, self.in_flight.acquire()).await
+        else {
             return Forwarded::Refused;
         };
         let order = self.preference_order(upstreams);
         let mut next = order.iter();
         let mut attempts = FuturesUnordered::new();
-        let start_next = |next: &mut std::slice::Iter<'_, SocketAddr>, attempts: &mut FuturesUnordered<_>| {
+        let start_next = |next: &mut std::slice::Iter<'_, SocketAddr>,
+                          attempts: &mut FuturesUnordered<_>| {
             if let Some(server) = next.next().copied() {
                 attempts.push(self.attempt(query, server, transport));
             }
@@ -123,8 +130,9 @@ impl Forwarder {
         let now = Instant::now();
         let mut penalized = self.penalized.lock().unwrap_or_else(|e| e.into_inner());
         penalized.retain(|_, until| *until > now);
-        let (healthy, late): (Vec<SocketAddr>, Vec<SocketAddr>) =
-            upstreams.iter().partition(|server| !penalized.contains_key(server));
+        let (healthy, late): (Vec<SocketAddr>, Vec<SocketAddr>) = upstreams
+            .iter()
+            .partition(|server| !penalized.contains_key(server));
         healthy.into_iter().chain(late).collect()
     }
 
@@ -188,13 +196,24 @@ async fn exchange_udp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let socket = UdpSocket::bind(local).await.map_err(|_| AttemptError::Unreachable)?;
-    socket.connect(server).await.map_err(|_| AttemptError::Unreachable)?;
-    socket.send(query).await.map_err(|_| AttemptError::Unreachable)?;
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|_| AttemptError::Unreachable)?;
+    socket
+        .connect(server)
+        .await
+        .map_err(|_| AttemptError::Unreachable)?;
+    socket
+        .send(query)
+        .await
+        .map_err(|_| AttemptError::Unreachable)?;
     let mut buffer = vec![0u8; usize::from(u16::MAX)];
     loop {
         // ECONNREFUSED (ICMP port unreachable) lands here: the server is not there.
-        let len = socket.recv(&mut buffer).await.map_err(|_| AttemptError::Unreachable)?;
+        let len = socket
+            .recv(&mut buffer)
+            .await
+            .map_err(|_| AttemptError::Unreachable)?;
         // A stray datagram (a late reply to an earlier attempt cannot reach this fresh socket,
         // but anything else can) is skipped; the timeout bounds the wait.
         if answers(&buffer[..len], id) {
@@ -205,16 +224,31 @@ async fn exchange_udp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u
 }
 
 async fn exchange_tcp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u8>, AttemptError> {
-    let mut stream = TcpStream::connect(server).await.map_err(|_| AttemptError::Unreachable)?;
+    let mut stream = TcpStream::connect(server)
+        .await
+        .map_err(|_| AttemptError::Unreachable)?;
     let length = u16::try_from(query.len()).map_err(|_| AttemptError::Unusable)?;
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&length.to_be_bytes());
     framed.extend_from_slice(query);
-    stream.write_all(&framed).await.map_err(|_| AttemptError::Unreachable)?;
-    let length = stream.read_u16().await.map_err(|_| AttemptError::Unusable)?;
+    stream
+        .write_all(&framed)
+        .await
+        .map_err(|_| AttemptError::Unreachable)?;
+    let length = stream
+        .read_u16()
+        .await
+        .map_err(|_| AttemptError::Unusable)?;
     let mut reply = vec![0u8; usize::from(length)];
-    stream.read_exact(&mut reply).await.map_err(|_| AttemptError::Unusable)?;
-    if answers(&reply, id) { Ok(reply) } else { Err(AttemptError::Unusable) }
+    stream
+        .read_exact(&mut reply)
+        .await
+        .map_err(|_| AttemptError::Unusable)?;
+    if answers(&reply, id) {
+        Ok(reply)
+    } else {
+        Err(AttemptError::Unusable)
+    }
 }
 
 /// Keeps at most `max` upstreams and drops our own listening address (Docker's rules).

@@ -131,11 +131,17 @@ pub struct Shared {
 
 impl Shared {
     fn records(&self) -> Arc<RecordTable> {
-        self.records.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn default_upstreams(&self) -> Arc<[SocketAddr]> {
-        self.upstreams.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.upstreams
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -197,10 +203,17 @@ impl Resolver {
     ) -> Result<(), ResolverError> {
         let upstreams = upstreams.map(|list| usable_upstreams(&list, MAX_UPSTREAMS));
         if let Some(served) = self.served().get(sandbox) {
-            *served.context.upstreams.write().unwrap_or_else(|e| e.into_inner()) = upstreams;
+            *served
+                .context
+                .upstreams
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = upstreams;
             return Ok(());
         }
-        let address = SocketAddr::V4(SocketAddrV4::new(LISTEN_ADDRESS, self.inner.shared.config.listen_port));
+        let address = SocketAddr::V4(SocketAddrV4::new(
+            LISTEN_ADDRESS,
+            self.inner.shared.config.listen_port,
+        ));
         let (udp, tcp) = bind_in(sandbox, netns, address).await?;
         let bind_error = |protocol, source| ResolverError::Bind {
             sandbox: sandbox.to_string(),
@@ -250,13 +263,22 @@ impl Resolver {
 
     /// Replaces the whole name table atomically.
     pub fn set_records(&self, table: RecordTable) {
-        *self.inner.shared.records.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        *self
+            .inner
+            .shared
+            .records
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
     }
 
     /// Replaces the default upstreams (e.g. after the host's resolv.conf changed).
     pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) {
-        *self.inner.shared.upstreams.write().unwrap_or_else(|e| e.into_inner()) =
-            usable_upstreams(&upstreams, MAX_UPSTREAMS);
+        *self
+            .inner
+            .shared
+            .upstreams
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = usable_upstreams(&upstreams, MAX_UPSTREAMS);
     }
 
     fn served(&self) -> std::sync::MutexGuard<'_, HashMap<SandboxKey, Served>> {
@@ -266,7 +288,11 @@ impl Resolver {
 
 /// Binds the UDP socket and the TCP listener inside the namespace (on a thread that joined
 /// it); the sockets stay in that namespace wherever they are used afterwards.
-async fn bind_in(sandbox: &SandboxKey, netns: &Path, address: SocketAddr) -> Result<(UdpSocket, TcpListener), ResolverError> {
+async fn bind_in(
+    sandbox: &SandboxKey,
+    netns: &Path,
+    address: SocketAddr,
+) -> Result<(UdpSocket, TcpListener), ResolverError> {
     let path = netns.to_owned();
     // run_in spawns and joins an OS thread: keep that off the async workers.
     let bound = tokio::task::spawn_blocking(move || {

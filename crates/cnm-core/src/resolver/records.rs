@@ -191,11 +191,21 @@ impl RecordTableBuilder {
                 entry.v6.push(v6);
             }
         }
-        if let Some(primary) = names.iter().map(|n| n.trim_end_matches('.')).find(|n| !n.is_empty()) {
+        if let Some(primary) = names
+            .iter()
+            .map(|n| n.trim_end_matches('.'))
+            .find(|n| !n.is_empty())
+        {
             let target = format!("{primary}.{network_name}");
-            for address in [ipv4.map(IpAddr::V4), ipv6.map(IpAddr::V6)].into_iter().flatten() {
+            for address in [ipv4.map(IpAddr::V4), ipv6.map(IpAddr::V6)]
+                .into_iter()
+                .flatten()
+            {
                 // The first endpoint registered for an address keeps it, as in Docker.
-                records.reverse.entry(address).or_insert_with(|| target.clone());
+                records
+                    .reverse
+                    .entry(address)
+                    .or_insert_with(|| target.clone());
             }
         }
         let attached = self.table.attachments.entry(sandbox).or_default();

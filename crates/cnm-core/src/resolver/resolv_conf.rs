@@ -45,7 +45,9 @@ impl HostResolvConf {
         };
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let Some(&directive) = fields.first() else { continue };
+            let Some(&directive) = fields.first() else {
+                continue;
+            };
             if directive.starts_with('#') || directive.starts_with(';') {
                 continue;
             }
@@ -61,7 +63,8 @@ impl HostResolvConf {
                     conf.search = fields[1..].iter().map(|s| s.to_string()).collect();
                 }
                 "options" if fields.len() >= 2 => {
-                    conf.options.extend(fields[1..].iter().map(|s| s.to_string()));
+                    conf.options
+                        .extend(fields[1..].iter().map(|s| s.to_string()));
                 }
                 "nameserver" | "search" | "domain" | "options" => {}
                 _ => conf.other.push(line.to_owned()),
@@ -99,17 +102,33 @@ impl ResolvConfSpec<'_> {
         let host = self.host;
         let external: Vec<String> = match self.dns {
             Some(servers) => servers.iter().map(ToString::to_string).collect(),
-            None => host.nameservers.iter().map(|a| format!("host({a})")).collect(),
+            None => host
+                .nameservers
+                .iter()
+                .map(|a| format!("host({a})"))
+                .collect(),
         };
         let search: Vec<&str> = match self.dns_search {
-            Some(domains) => domains.iter().map(String::as_str).filter(|d| *d != ".").collect(),
+            Some(domains) => domains
+                .iter()
+                .map(String::as_str)
+                .filter(|d| *d != ".")
+                .collect(),
             None => host.search.iter().map(String::as_str).collect(),
         };
-        let mut options: Vec<&str> = self.dns_options.unwrap_or(&host.options).iter().map(String::as_str).collect();
-        let mut ndots_from = options
+        let mut options: Vec<&str> = self
+            .dns_options
+            .unwrap_or(&host.options)
             .iter()
-            .any(|o| option_name(o) == "ndots")
-            .then_some(if self.dns_options.is_some() { "override" } else { "host" });
+            .map(String::as_str)
+            .collect();
+        let mut ndots_from = options.iter().any(|o| option_name(o) == "ndots").then_some(
+            if self.dns_options.is_some() {
+                "override"
+            } else {
+                "host"
+            },
+        );
         options.retain(|o| option_name(o) != "ndots" || valid_ndots(o));
         if !options.iter().any(|o| option_name(o) == "ndots") {
             options.push("ndots:0");
@@ -132,14 +151,22 @@ impl ResolvConfSpec<'_> {
         for line in &host.other {
             let _ = writeln!(out, "{line}");
         }
-        let _ = writeln!(out, "\n# Based on host file: '{}' (internal resolver)", host.path);
+        let _ = writeln!(
+            out,
+            "\n# Based on host file: '{}' (internal resolver)",
+            host.path
+        );
         if external.is_empty() {
             out.push_str("# NO EXTERNAL NAMESERVERS DEFINED\n");
         } else {
             let _ = writeln!(out, "# ExtServers: [{}]", external.join(" "));
         }
         if !host.invalid_nameservers.is_empty() {
-            let _ = writeln!(out, "# Invalid nameservers: [{}]", host.invalid_nameservers.join(" "));
+            let _ = writeln!(
+                out,
+                "# Invalid nameservers: [{}]",
+                host.invalid_nameservers.join(" ")
+            );
         }
         let _ = writeln!(out, "# Overrides: [{}]", overrides.join(" "));
         if let Some(from) = ndots_from {
@@ -151,7 +178,11 @@ impl ResolvConfSpec<'_> {
 
 /// resolv.conf for a sandbox whose upstreams come from the host file `/etc/resolv.conf`
 /// (`upstream_hint`), with the host's search domains and options and no user overrides.
-pub fn resolv_conf(upstream_hint: &[IpAddr], host_search: &[String], host_options: &[String]) -> String {
+pub fn resolv_conf(
+    upstream_hint: &[IpAddr],
+    host_search: &[String],
+    host_options: &[String],
+) -> String {
     let host = HostResolvConf {
         path: "/etc/resolv.conf".to_owned(),
         nameservers: upstream_hint.to_vec(),
@@ -174,7 +205,9 @@ fn option_name(option: &str) -> &str {
 
 /// `ndots:N` with N a non-negative integer (Docker drops any other ndots value).
 fn valid_ndots(option: &str) -> bool {
-    option.split_once(':').is_some_and(|(_, n)| n.parse::<u32>().is_ok())
+    option
+        .split_once(':')
+        .is_some_and(|(_, n)| n.parse::<u32>().is_ok())
 }
 
 #[cfg(test)]

@@ -56,14 +56,28 @@ impl SandboxContext {
     }
 
     fn upstreams(&self) -> Arc<[SocketAddr]> {
-        let own = self.upstreams.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let own = self
+            .upstreams
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         own.unwrap_or_else(|| self.shared.default_upstreams())
     }
 
     /// Forwards a query that is not ours and turns failure into SERVFAIL/REFUSED.
-    async fn forward(self: Arc<Self>, query: Vec<u8>, request: Box<Message>, transport: Transport) -> Vec<u8> {
+    async fn forward(
+        self: Arc<Self>,
+        query: Vec<u8>,
+        request: Box<Message>,
+        transport: Transport,
+    ) -> Vec<u8> {
         let upstreams = self.upstreams();
-        match self.shared.forwarder.forward(&query, &upstreams, transport).await {
+        match self
+            .shared
+            .forwarder
+            .forward(&query, &upstreams, transport)
+            .await
+        {
             Forwarded::Reply(reply) => reply,
             Forwarded::Failed => error_reply(&request, ResponseCode::ServFail, transport),
             Forwarded::Refused => error_reply(&request, ResponseCode::Refused, transport),
@@ -129,7 +143,11 @@ pub async fn serve_tcp(listener: TcpListener, context: Arc<SandboxContext>) {
 }
 
 /// Serves one TCP connection until it idles out, errs or the client closes; see the contract.
-async fn serve_connection(stream: TcpStream, context: Arc<SandboxContext>, _slot: OwnedSemaphorePermit) {
+async fn serve_connection(
+    stream: TcpStream,
+    context: Arc<SandboxContext>,
+    _slot: OwnedSemaphorePermit,
+) {
     let idle = context.shared.config.tcp_idle_timeout;
     let (mut reader, mut writer) = stream.into_split();
     let mut buffer: Vec<u8> = Vec::with_capacity(MAX_QUERY_LEN + 2);
@@ -138,7 +156,9 @@ async fn serve_connection(stream: TcpStream, context: Arc<SandboxContext>, _slot
     let mut reading = true;
     loop {
         while pending.len() < MAX_PIPELINED {
-            let Some(frame) = take_frame(&mut buffer) else { break };
+            let Some(frame) = take_frame(&mut buffer) else {
+                break;
+            };
             let Ok(query) = frame else { return };
             deadline = Instant::now() + idle;
             match context.decide(&query, Transport::Tcp) {
@@ -176,7 +196,9 @@ async fn serve_connection(stream: TcpStream, context: Arc<SandboxContext>, _slot
 /// Takes the first complete length-prefixed message off `buffer`: `None` when incomplete,
 /// `Err` when its announced length is over `MAX_QUERY_LEN`.
 fn take_frame(buffer: &mut Vec<u8>) -> Option<Result<Vec<u8>, ()>> {
-    let &[high, low, ..] = buffer.as_slice() else { return None };
+    let &[high, low, ..] = buffer.as_slice() else {
+        return None;
+    };
     let len = usize::from(u16::from_be_bytes([high, low]));
     if len > MAX_QUERY_LEN {
         return Some(Err(()));
@@ -190,7 +212,9 @@ fn take_frame(buffer: &mut Vec<u8>) -> Option<Result<Vec<u8>, ()>> {
 }
 
 async fn write_frame(writer: &mut OwnedWriteHalf, reply: &[u8], limit: Duration) -> bool {
-    let Ok(len) = u16::try_from(reply.len()) else { return true };
+    let Ok(len) = u16::try_from(reply.len()) else {
+        return true;
+    };
     let mut framed = Vec::with_capacity(reply.len() + 2);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(reply);

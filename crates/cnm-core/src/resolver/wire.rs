@@ -87,11 +87,18 @@ fn answer(request: Message, table: &RecordTable, sandbox: &Id, transport: Transp
     let record_type = question.query_type();
     let local = match record_type {
         RecordType::A | RecordType::AAAA => {
-            let family = if record_type == RecordType::A { Family::V4 } else { Family::V6 };
+            let family = if record_type == RecordType::A {
+                Family::V4
+            } else {
+                Family::V6
+            };
             match table.lookup_name(sandbox, &name, family) {
-                NameLookup::Found(addresses) => {
-                    Some(addresses.into_iter().map(|a| address_record(&owner, a)).collect())
-                }
+                NameLookup::Found(addresses) => Some(
+                    addresses
+                        .into_iter()
+                        .map(|a| address_record(&owner, a))
+                        .collect(),
+                ),
                 NameLookup::NoData => Some(Vec::new()),
                 NameLookup::Unknown => None,
             }
@@ -109,7 +116,12 @@ fn answer(request: Message, table: &RecordTable, sandbox: &Id, transport: Transp
         RecordType::NS | RecordType::SOA | RecordType::DS | RecordType::DNSKEY
     );
     if single_label && !zone_infrastructure && !table.knows_name(sandbox, &name) {
-        return Outcome::Reply(reply(&request, ResponseCode::NXDomain, Vec::new(), transport));
+        return Outcome::Reply(reply(
+            &request,
+            ResponseCode::NXDomain,
+            Vec::new(),
+            transport,
+        ));
     }
     Outcome::Forward(Box::new(request))
 }
@@ -155,10 +167,19 @@ fn reverse_record(table: &RecordTable, sandbox: &Id, owner: &Name) -> Option<Rec
     };
     let target = table.lookup_address(sandbox, address)?;
     let target = Name::from_ascii(format!("{target}.")).ok()?;
-    Some(Record::from_rdata(owner.clone(), LOCAL_TTL, RData::PTR(PTR(target))))
+    Some(Record::from_rdata(
+        owner.clone(),
+        LOCAL_TTL,
+        RData::PTR(PTR(target)),
+    ))
 }
 
-fn reply(request: &Message, code: ResponseCode, answers: Vec<Record>, transport: Transport) -> Vec<u8> {
+fn reply(
+    request: &Message,
+    code: ResponseCode,
+    answers: Vec<Record>,
+    transport: Transport,
+) -> Vec<u8> {
     let mut response = Message::response(request.id, request.op_code);
     response.metadata.recursion_desired = request.recursion_desired;
     response.metadata.recursion_available = true;
@@ -173,7 +194,8 @@ fn reply(request: &Message, code: ResponseCode, answers: Vec<Record>, transport:
         Transport::Udp => usize::from(request.max_payload()).clamp(MIN_UDP_REPLY, MAX_UDP_REPLY),
         Transport::Tcp => usize::from(u16::MAX),
     };
-    fit(response, answers, limit).unwrap_or_else(|| header_only_reply_for(request, ResponseCode::ServFail))
+    fit(response, answers, limit)
+        .unwrap_or_else(|| header_only_reply_for(request, ResponseCode::ServFail))
 }
 
 /// Encodes `response` with as many of `answers` as fit in `limit` bytes (TC set when some
@@ -184,7 +206,8 @@ fn fit(mut response: Message, answers: Vec<Record>, limit: usize) -> Option<Vec<
         response.metadata.truncation = count < all.len();
         response.to_vec().ok()
     };
-    if let Some(bytes) = encode(&mut response, answers.len(), &answers).filter(|b| b.len() <= limit) {
+    if let Some(bytes) = encode(&mut response, answers.len(), &answers).filter(|b| b.len() <= limit)
+    {
         return Some(bytes);
     }
     // Binary search for the largest prefix that fits: a name shared by hundreds of endpoints
