@@ -1,0 +1,280 @@
+//! Real packets and real crashes: each test runs a cnm daemon in its own network namespace
+//! (`TestHost`), drives it through the API and the `docker` CLI, and checks the kernel.
+//!
+//! - connectivity on a user-defined bridge, and a sandbox on two networks;
+//! - disconnect removes the interface and frees the address;
+//! - restart restores networks (recreating a deleted bridge) and drops sandboxes whose
+//!   namespace is gone, freeing their addresses;
+//! - crash: SIGKILL in the middle of a create/connect loop, restart, and state and kernel agree.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::TestHost;
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "command failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// One API call through curl: `(status, body)`.
+fn api(host: &TestHost, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(host.socket_path())
+        .args(["-X", method, &format!("http://cnm{path}")]);
+    if let Some(body) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", body]);
+    }
+    let out = support::process::run(&mut cmd, None, Duration::from_secs(30));
+    let all = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn create_sandbox(host: &TestHost, name: &str, networks: &[&str]) -> String {
+    let nets: Vec<Value> = networks.iter().map(|n| serde_json::json!({ "Network": n })).collect();
+    let body = serde_json::json!({ "Name": name, "Networks": nets }).to_string();
+    let (code, out) = api(host, "POST", "/sandboxes/create", Some(&body));
+    assert_eq!(code, 201, "create sandbox {name}: {out}");
+    serde_json::from_str::<Value>(&out).unwrap()["Id"].as_str().unwrap().to_string()
+}
+
+fn sandbox(host: &TestHost, name: &str) -> Value {
+    let (code, out) = api(host, "GET", &format!("/sandboxes/{name}"), None);
+    assert_eq!(code, 200, "inspect sandbox {name}: {out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn ip_of(host: &TestHost, sandbox_name: &str, network: &str) -> String {
+    sandbox(host, sandbox_name)["NetworkSettings"]["Networks"][network]["IPAddress"].as_str().unwrap().to_string()
+}
+
+/// Runs a command inside a namespace file.
+fn nsenter(netns: &str, cmd: &[&str]) -> Output {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net={netns}")).args(cmd);
+    support::process::run(&mut c, None, Duration::from_secs(30))
+}
+
+fn ping(host: &TestHost, from: &str, to_ip: &str) -> bool {
+    let key = sandbox(host, from)["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    nsenter(&key, &["busybox", "ping", "-c", "1", "-W", "2", to_ip]).status.success()
+}
+
+/// `ip -j` output of a namespace (`None`: the test host's own).
+fn ip_json(netns: Option<&str>, args: &[&str]) -> Vec<Value> {
+    let mut cmd: Vec<&str> = vec!["ip", "-j"];
+    cmd.extend_from_slice(args);
+    let out = match netns {
+        Some(ns) => nsenter(ns, &cmd),
+        None => support::process::run(Command::new("ip").arg("-j").args(args), None, Duration::from_secs(30)),
+    };
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+#[test]
+fn sandboxes_on_a_bridge_reach_each_other_and_a_sandbox_on_two_networks_reaches_both() {
+    if !support::root_or_loud_skip("connectivity") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "front"]));
+    ok(host.docker(&["network", "create", "back"]));
+    create_sandbox(&host, "web", &["front"]);
+    create_sandbox(&host, "db", &["back"]);
+    create_sandbox(&host, "app", &["front", "back"]);
+    let web = ip_of(&host, "web", "front");
+    let db = ip_of(&host, "db", "back");
+    assert!(ping(&host, "app", &web), "app -> web on front");
+    assert!(ping(&host, "app", &db), "app -> db on back");
+    assert!(ping(&host, "web", &ip_of(&host, "app", "front")), "web -> app");
+    // The default route goes through the first network by name (back < front).
+    let key = sandbox(&host, "app")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let routes = ip_json(Some(&key), &["route", "show", "default"]);
+    let gateway = sandbox(&host, "app")["NetworkSettings"]["Networks"]["back"]["Gateway"].as_str().unwrap().to_string();
+    assert_eq!(routes[0]["gateway"], Value::String(gateway), "{routes:?}");
+}
+
+#[test]
+fn disconnect_removes_the_interface_and_the_address_is_reused() {
+    if !support::root_or_loud_skip("disconnect") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "--subnet", "10.40.0.0/24", "n1"]));
+    ok(host.docker(&["network", "create", "n2"]));
+    create_sandbox(&host, "one", &["n2"]);
+    ok(host.docker(&["network", "connect", "n1", "one"]));
+    let key = sandbox(&host, "one")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let names = |key: &str| -> BTreeSet<String> {
+        ip_json(Some(key), &["link", "show"]).iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&key), BTreeSet::from(["lo".into(), "eth0".into(), "eth1".into()]));
+    assert_eq!(ip_of(&host, "one", "n1"), "10.40.0.2");
+    ok(host.docker(&["network", "disconnect", "n1", "one"]));
+    assert_eq!(names(&key), BTreeSet::from(["lo".into(), "eth0".into()]));
+    // No veth of the endpoint is left on the host either.
+    let veths = ip_json(None, &["link", "show", "type", "veth"]).len();
+    assert_eq!(veths, 1, "only the n2 endpoint's veth remains");
+    create_sandbox(&host, "two", &["n1"]);
+    assert_eq!(ip_of(&host, "two", "n1"), "10.40.0.2", "the freed address is handed out again");
+    // Reconnecting the first sandbox gets the lowest free interface name again.
+    ok(host.docker(&["network", "connect", "n1", "one"]));
+    assert_eq!(names(&key), BTreeSet::from(["lo".into(), "eth0".into(), "eth1".into()]));
+    assert!(ping(&host, "one", "10.40.0.2"));
+}
+
+#[test]
+fn dangling_filter_follows_current_docker() {
+    if !support::root_or_loud_skip("dangling") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "used"]));
+    ok(host.docker(&["network", "create", "unused"]));
+    create_sandbox(&host, "s1", &["used"]);
+    let ls = |filter: &str| ok(host.docker(&["network", "ls", "--format", "{{.Name}}", "--filter", filter]));
+    assert_eq!(ls("dangling=true"), "unused");
+    assert_eq!(ls("dangling=false").lines().collect::<Vec<_>>(), vec!["bridge", "host", "none", "used"]);
+}
+
+#[test]
+fn restart_recreates_a_deleted_bridge_and_drops_sandboxes_whose_namespace_is_gone() {
+    if !support::root_or_loud_skip("restart") {
+        return;
+    }
+    let mut host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "--subnet", "10.41.0.0/24", "keep"]));
+    create_sandbox(&host, "a1", &["keep"]);
+    create_sandbox(&host, "b1", &["keep"]);
+    let id = ok(host.docker(&["network", "inspect", "-f", "{{.Id}}", "keep"]));
+    let bridge = format!("br-{}", &id[..12]);
+    let b1_key = sandbox(&host, "b1")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    host.stop();
+    // Someone deletes the bridge and removes a sandbox's namespace while cnm is down.
+    assert!(Command::new("ip").args(["link", "del", &bridge]).status().unwrap().success());
+    assert!(Command::new("umount").arg(&b1_key).status().unwrap().success());
+    std::fs::remove_file(&b1_key).unwrap();
+    host.start();
+    assert_eq!(ip_json(None, &["link", "show", &bridge]).len(), 1, "bridge recreated");
+    assert_eq!(api(&host, "GET", "/sandboxes/b1", None).0, 404, "sandbox without a namespace is dropped");
+    assert!(ok(host.docker(&["network", "inspect", "-f", "{{len .Containers}}", "keep"])) == "1");
+    // a1 was re-plumbed onto the new bridge, and b1's address is free again.
+    create_sandbox(&host, "c1", &["keep"]);
+    assert_eq!(ip_of(&host, "c1", "keep"), "10.41.0.3");
+    assert!(ping(&host, "c1", &ip_of(&host, "a1", "keep")), "c1 -> a1 after the bridge came back");
+}
+
+/// Checks that the API's view and the kernel agree, and that nothing leaked.
+fn check_invariants(host: &TestHost, round: usize) {
+    let (code, body) = api(host, "GET", "/sandboxes", None);
+    assert_eq!(code, 200, "round {round}: list sandboxes: {body}");
+    let sandboxes: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let mut expected_veths = 0;
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut ids = BTreeSet::from(["default".to_string()]);
+    for sb in &sandboxes {
+        let name = sb["Name"].as_str().unwrap();
+        ids.insert(sb["Id"].as_str().unwrap().to_string());
+        let key = sb["NetworkSettings"]["SandboxKey"].as_str().unwrap();
+        let addrs = ip_json(Some(key), &["addr", "show"]);
+        assert!(!addrs.is_empty(), "round {round}: namespace of {name} is gone");
+        let in_kernel: BTreeSet<String> = addrs
+            .iter()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["family"] == "inet" && a["local"] != "127.0.0.1")
+            .map(|a| a["local"].as_str().unwrap().to_string())
+            .collect();
+        let networks = sb["NetworkSettings"]["Networks"].as_object().unwrap();
+        let in_api: BTreeSet<String> = networks.values().map(|e| e["IPAddress"].as_str().unwrap().to_string()).collect();
+        assert_eq!(in_kernel, in_api, "round {round}: addresses of {name}");
+        for (net, ep) in networks {
+            let ip = ep["IPAddress"].as_str().unwrap().to_string();
+            assert!(seen.entry(net.clone()).or_default().insert(ip.clone()), "round {round}: {ip} given twice on {net}");
+            expected_veths += 1;
+        }
+    }
+    let veths = ip_json(None, &["link", "show", "type", "veth"]);
+    assert_eq!(veths.len(), expected_veths, "round {round}: host veths vs endpoints: {veths:?}");
+    assert!(veths.iter().all(|v| v["master"].is_string()), "round {round}: a veth is not on a bridge");
+    let files: BTreeSet<String> = std::fs::read_dir(host.exec_root().join("netns"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(files, ids, "round {round}: namespace files vs sandboxes");
+    let out = ok(host.docker(&["network", "ls", "--format", "{{.Name}}"]));
+    let bridges: BTreeSet<String> = ip_json(None, &["link", "show", "type", "bridge"])
+        .iter()
+        .map(|l| l["ifname"].as_str().unwrap().to_string())
+        .collect();
+    let bridge_networks = out.lines().filter(|n| !["host", "none"].contains(n)).count();
+    assert_eq!(bridges.len(), bridge_networks, "round {round}: bridges {bridges:?} vs networks {out}");
+}
+
+/// The create/connect loop the crash test interrupts, as a shell script of API calls.
+const LOOP: &str = r#"
+api() { curl -sf -o /dev/null --unix-socket "$SOCK" -H 'Content-Type: application/json' "$@"; }
+i=$START
+while :; do
+  api -X POST http://cnm/networks/create -d "{\"Name\":\"n$i\"}" || exit 0
+  api -X POST http://cnm/sandboxes/create -d "{\"Name\":\"s$i\",\"Networks\":[{\"Network\":\"n$i\"}]}" || exit 0
+  api -X POST http://cnm/networks/base/connect -d "{\"Container\":\"s$i\"}" || exit 0
+  j=$((i-1)); k=$((i-2))
+  api -X POST http://cnm/networks/base/disconnect -d "{\"Container\":\"s$j\"}"
+  api -X DELETE "http://cnm/sandboxes/s$k?force=1"
+  api -X DELETE "http://cnm/networks/n$k"
+  i=$((i+1))
+done
+"#;
+
+#[test]
+fn crash_in_a_create_connect_loop_converges_with_no_leak() {
+    if !support::root_or_loud_skip("crash") {
+        return;
+    }
+    let mut host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "--subnet", "10.50.0.0/16", "base"]));
+    let rounds = 8;
+    for round in 0..rounds {
+        let mut worker = Command::new("bash")
+            .args(["-c", LOOP])
+            .env("SOCK", host.socket_path())
+            .env("START", (round * 1000).to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill somewhere inside the loop: after a varying number of operations.
+        std::thread::sleep(Duration::from_millis(150 + 97 * (round as u64 % 5)));
+        host.kill9();
+        let _ = worker.wait();
+        host.start();
+        check_invariants(&host, round);
+        let (_, body) = api(&host, "GET", "/sandboxes", None);
+        let count = serde_json::from_str::<Vec<Value>>(&body).map(|v| v.len()).unwrap_or(0);
+        eprintln!("crash round {round}: killed mid-loop, restarted, {count} sandboxes consistent with the kernel");
+    }
+    // After removing everything, nothing is held: the first pool and address come back.
+    let (_, body) = api(&host, "GET", "/sandboxes", None);
+    for sb in serde_json::from_str::<Vec<Value>>(&body).unwrap() {
+        let name = sb["Name"].as_str().unwrap();
+        assert_eq!(api(&host, "DELETE", &format!("/sandboxes/{name}?force=1"), None).0, 204);
+    }
+    ok(host.docker(&["network", "prune", "-f"]));
+    check_invariants(&host, rounds);
+    ok(host.docker(&["network", "create", "fresh"]));
+    let subnet = ok(host.docker(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "fresh"]));
+    assert_eq!(subnet, "172.18.0.0/16", "no pool leaked across crashes");
+    ok(host.docker(&["network", "create", "--subnet", "10.50.0.0/16", "base"]));
+    create_sandbox(&host, "last", &["base"]);
+    assert_eq!(ip_of(&host, "last", "base"), "10.50.0.2", "no address leaked across crashes");
+}
