@@ -269,7 +269,7 @@ fn veth_peer_is_created_inside_the_sandbox() {
             mtu: Some(1450),
             master: Some(bridge),
         };
-        let index = nl.add_veth(&spec).await.expect("add veth");
+        let (index, peer_index) = nl.add_veth_pair(&spec).await.expect("add veth");
 
         let host_end = nl
             .link_by_name("veth1234567")
@@ -293,6 +293,10 @@ fn veth_peer_is_created_inside_the_sandbox() {
             .await
             .unwrap()
             .expect("peer inside");
+        assert_eq!(
+            peer.index, peer_index,
+            "peer index reported by add_veth_pair"
+        );
         assert_eq!(peer.kind.as_deref(), Some("veth"));
         assert_eq!(peer.mac, Some(mac));
         assert_eq!(peer.mtu, 1450);
@@ -327,6 +331,42 @@ fn veth_peer_is_created_inside_the_sandbox() {
         // Deleting the host end removes the peer inside too.
         nl.del_link(index).await.unwrap();
         assert_eq!(inside.link_by_name("eth0").await.unwrap(), None);
+    });
+}
+
+/// In two fresh namespaces both ends get index 2; the kernel then omits IFLA_LINK, and the
+/// peer index must still come out right.
+#[test]
+fn veth_pair_indices_when_both_ends_share_an_index() {
+    let Some(host) = support::private_host() else {
+        return;
+    };
+    let sandbox = host.path("sb");
+    netns::create(&sandbox).unwrap();
+    let fd = netns::open(&sandbox).unwrap();
+    host.block_on(async {
+        let nl = Netlink::current().unwrap();
+        let spec = VethSpec {
+            host_name: "veth-first",
+            peer_name: "eth0",
+            peer_netns: fd.as_fd(),
+            peer_mac: None,
+            mtu: None,
+            master: None,
+        };
+        let (host_index, peer_index) = nl.add_veth_pair(&spec).await.unwrap();
+        assert_eq!(
+            host_index, peer_index,
+            "premise: first link of two fresh namespaces"
+        );
+        let inside = Netlink::open_in(&sandbox).unwrap();
+        let peer = inside.link_by_name("eth0").await.unwrap().unwrap();
+        assert_eq!(peer.index, peer_index);
+        assert_eq!(
+            nl.link_by_name("veth-first").await.unwrap().unwrap().index,
+            host_index
+        );
+        assert!(nl.link_by_index(host_index).await.unwrap().unwrap().up);
     });
 }
 

@@ -66,11 +66,27 @@ impl Netlink {
         query: LinkMessage,
         op: impl Fn() -> String,
     ) -> OslResult<Option<LinkInfo>> {
+        Ok(self
+            .get_link_message(query, op)
+            .await?
+            .as_ref()
+            .map(read_link))
+    }
+
+    /// One `RTM_GETLINK` for one link (by index or name); `None` on `ENODEV`.
+    async fn get_link_message(
+        &self,
+        query: LinkMessage,
+        op: impl Fn() -> String,
+    ) -> OslResult<Option<LinkMessage>> {
         match self
             .request(RouteNetlinkMessage::GetLink(query), NLM_F_REQUEST, op)
             .await
         {
-            Ok(answers) => Ok(answers.iter().find_map(link_info)),
+            Ok(answers) => Ok(answers.into_iter().find_map(|answer| match answer {
+                RouteNetlinkMessage::NewLink(link) => Some(link),
+                _ => None,
+            })),
             Err(e) if e.errno() == Some(Errno::ENODEV) => Ok(None),
             Err(e) => Err(e),
         }
@@ -104,14 +120,22 @@ impl Netlink {
             .push(LinkAttribute::LinkInfo(vec![LinkInfoAttr::Kind(
                 InfoKind::Bridge,
             )]));
-        self.create_link(bridge, name, || format!("add bridge {name}"))
-            .await
+        let created = self
+            .create_link(bridge, name, || format!("add bridge {name}"))
+            .await?;
+        Ok(created.header.index)
     }
 
     /// Creates a veth pair per `spec` in one request: the peer is born in its namespace with
     /// its name, MAC and MTU; the host end is enslaved to `master` and up. Returns the host
     /// end's index.
     pub async fn add_veth(&self, spec: &VethSpec<'_>) -> OslResult<u32> {
+        Ok(self.add_veth_pair(spec).await?.0)
+    }
+
+    /// `add_veth`, also returning the peer's index inside its namespace (from the same
+    /// answer), so the caller needs no lookup there: `(host index, peer index)`.
+    pub async fn add_veth_pair(&self, spec: &VethSpec<'_>) -> OslResult<(u32, u32)> {
         let mut peer = LinkMessage::default();
         peer.attributes
             .push(LinkAttribute::IfName(spec.peer_name.to_owned()));
@@ -140,29 +164,44 @@ impl Netlink {
             LinkInfoAttr::Data(InfoData::Veth(InfoVeth::Peer(peer))),
         ]));
         let op = || format!("add veth {} (peer {})", spec.host_name, spec.peer_name);
-        self.create_link(host, spec.host_name, op).await
+        let created = self.create_link(host, spec.host_name, op).await?;
+        let host_index = created.header.index;
+        // IFLA_LINK of a veth is its peer's index; the kernel omits it when the two are equal.
+        let peer_index = created
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Link(peer) => Some(*peer),
+                _ => None,
+            })
+            .unwrap_or(host_index);
+        Ok((host_index, peer_index))
     }
 
-    /// Sends a creation request and returns the new link's index, from the kernel's echo, or
-    /// by a lookup when the kernel does not echo (kernels before 6.3).
+    /// Sends a creation request and returns the new link as the kernel echoes it, or as a
+    /// lookup finds it when the kernel does not echo (kernels before 6.3).
     async fn create_link(
         &self,
         link: LinkMessage,
         name: &str,
         op: impl Fn() -> String,
-    ) -> OslResult<u32> {
+    ) -> OslResult<LinkMessage> {
         let answers = self
             .request(RouteNetlinkMessage::NewLink(link), CREATE, &op)
             .await?;
-        let echoed = answers
-            .iter()
-            .filter_map(link_info)
-            .find(|l| l.name == name);
+        let echoed = answers.into_iter().find_map(|answer| match answer {
+            RouteNetlinkMessage::NewLink(link) if read_link(&link).name == name => Some(link),
+            _ => None,
+        });
         if let Some(created) = echoed {
-            return Ok(created.index);
+            return Ok(created);
         }
-        match self.link_by_name(name).await? {
-            Some(created) => Ok(created.index),
+        let mut query = LinkMessage::default();
+        query
+            .attributes
+            .push(LinkAttribute::IfName(name.to_owned()));
+        match self.get_link_message(query, &op).await? {
+            Some(created) => Ok(created),
             None => Err(OslError::Netlink {
                 op: op(),
                 errno: Errno::ENODEV,
@@ -271,9 +310,13 @@ fn with_attribute(index: u32, attribute: LinkAttribute) -> LinkMessage {
 
 /// Our view of a `RTM_NEWLINK` answer; `None` for any other message.
 fn link_info(message: &RouteNetlinkMessage) -> Option<LinkInfo> {
-    let RouteNetlinkMessage::NewLink(link) = message else {
-        return None;
-    };
+    match message {
+        RouteNetlinkMessage::NewLink(link) => Some(read_link(link)),
+        _ => None,
+    }
+}
+
+fn read_link(link: &LinkMessage) -> LinkInfo {
     let mut info = LinkInfo {
         index: link.header.index,
         name: String::new(),
@@ -299,7 +342,7 @@ fn link_info(message: &RouteNetlinkMessage) -> Option<LinkInfo> {
             _ => {}
         }
     }
-    Some(info)
+    info
 }
 
 /// A random unicast, locally administered MAC (as Docker gives its bridges).
