@@ -11,6 +11,9 @@ mod inspect;
 pub mod network;
 pub mod sandbox;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::{BufRead, Write};
 
 use http::{ApiClient, ClientError};

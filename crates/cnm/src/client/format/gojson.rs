@@ -93,6 +93,23 @@ fn reformat(src: &[u8], indent: Option<&str>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// A request body as Go's `json.NewEncoder(w).Encode(v)` writes it: compact, `<>&` and
+/// U+2028/U+2029 escaped (they can only occur inside strings), then a newline.
+pub fn encoder_body(v: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let text = serde_json::to_string(v)?;
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    Ok(out.into_bytes())
+}
+
 /// Encodes `s` as a JSON string the way Go does.
 pub fn quote(s: &str, escape_html: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -132,6 +149,15 @@ mod tests {
         );
         assert_eq!(indent(b"[]", "    ").unwrap(), "[]");
         assert!(indent(b"[", "    ").is_err());
+    }
+
+    #[test]
+    fn encodes_bodies_like_go() {
+        let body = encoder_body(&serde_json::json!({"Labels": {"x": "<&>\u{2028}"}})).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"Labels\":{\"x\":\"\\u003c\\u0026\\u003e\\u2028\"}}\n"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::client::flags::{self, Usage};
+use crate::client::format::gojson::encoder_body;
 use crate::client::http::{ApiClient, path_segment};
 use crate::client::{CliError, Io};
 
@@ -138,8 +139,7 @@ pub fn connect_body(args: &ConnectArgs) -> Result<(String, Value), CliError> {
 }
 
 fn post(api: &mut ApiClient, network: &str, action: &str, body: &Value) -> Result<(), CliError> {
-    let mut bytes = serde_json::to_vec(body).map_err(|e| CliError::new(1, e.to_string()))?;
-    bytes.push(b'\n');
+    let bytes = encoder_body(body).map_err(|e| CliError::new(1, e.to_string()))?;
     api.call(
         hyper::Method::POST,
         &format!("/networks/{}/{action}", path_segment(network)),

@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use crate::client::flags::{self, Usage};
+use crate::client::format::gojson::encoder_body;
 use crate::client::http::{ApiClient, version_less};
 use crate::client::{CliError, Io};
 
@@ -275,8 +276,7 @@ pub fn run(api: &mut ApiClient, io: &mut Io<'_>, args: CreateArgs) -> Result<(),
     request_body(&args, "1.44")?;
     let version = api.version()?;
     let body = request_body(&args, &version)?;
-    let mut bytes = serde_json::to_vec(&body).map_err(|e| CliError::new(1, e.to_string()))?;
-    bytes.push(b'\n');
+    let bytes = encoder_body(&body).map_err(|e| CliError::new(1, e.to_string()))?;
     let resp = api.call(hyper::Method::POST, "/networks/create", &[], Some(bytes))?;
     let created: serde_json::Value =
         serde_json::from_slice(&resp.body).map_err(|e| CliError::new(1, e.to_string()))?;

@@ -39,7 +39,16 @@ pub fn trim_id(kind: &str, id: &str) -> Result<String, String> {
     Ok(id.to_string())
 }
 
-/// Fetches one network: its raw JSON and typed view.
+/// The element docker's inspect loop works on: the raw JSON and the typed view decoded from it.
+pub fn element(raw: Vec<u8>) -> Result<Element, String> {
+    let view: NetworkView = serde_json::from_slice(&raw).map_err(|e| e.to_string())?;
+    Ok(Element {
+        raw,
+        typed: Some(GoData::new(view.to_go())),
+    })
+}
+
+/// Fetches one network.
 pub fn fetch(api: &mut ApiClient, name: &str, verbose: bool) -> Result<Element, String> {
     let id = trim_id("network", name)?;
     let query: Vec<(&str, String)> = if verbose {
@@ -55,16 +64,20 @@ pub fn fetch(api: &mut ApiClient, name: &str, verbose: bool) -> Result<Element, 
             None,
         )
         .map_err(|e| e.to_string())?;
-    let view: NetworkView = serde_json::from_slice(&resp.body).map_err(|e| e.to_string())?;
-    Ok(Element {
-        raw: resp.body.to_vec(),
-        typed: Some(GoData::new(view.to_go())),
-    })
+    element(resp.body.to_vec())
+}
+
+/// `network inspect` with any source of networks.
+pub fn execute(
+    io: &mut Io<'_>,
+    args: &InspectArgs,
+    fetch: impl FnMut(&str) -> Result<Element, String>,
+) -> Result<(), CliError> {
+    USAGE.min_args(1, args.names.len())?;
+    inspect(io.out, &args.names, &args.format, fetch)
 }
 
 pub fn run(api: &mut ApiClient, io: &mut Io<'_>, args: InspectArgs) -> Result<(), CliError> {
-    USAGE.min_args(1, args.names.len())?;
-    inspect(io.out, &args.names, &args.format, |name| {
-        fetch(api, name, args.verbose)
-    })
+    let verbose = args.verbose;
+    execute(io, &args, |name| fetch(api, name, verbose))
 }

@@ -7,9 +7,6 @@ pub mod list;
 pub mod remove;
 pub mod view;
 
-#[cfg(test)]
-mod tests;
-
 use crate::client::http::ApiClient;
 use crate::client::{CliError, Io};
 

@@ -11,6 +11,7 @@ use cnm_types::engine::{EndpointIpamConfig, EndpointSettings};
 use cnm_types::sandbox::{SandboxCreateRequest, SandboxCreateResponse, SandboxNetwork};
 
 use crate::client::flags::Usage;
+use crate::client::format::gojson::encoder_body;
 use crate::client::http::ApiClient;
 use crate::client::{CliError, Io};
 
@@ -140,7 +141,7 @@ pub fn request(args: &CreateArgs) -> Result<SandboxCreateRequest, CliError> {
 }
 
 pub fn run(api: &mut ApiClient, io: &mut Io<'_>, args: CreateArgs) -> Result<(), CliError> {
-    let body = serde_json::to_vec(&request(&args)?).map_err(|e| CliError::new(1, e.to_string()))?;
+    let body = encoder_body(&request(&args)?).map_err(|e| CliError::new(1, e.to_string()))?;
     let resp = api.call(hyper::Method::POST, "/sandboxes/create", &[], Some(body))?;
     let created: SandboxCreateResponse = serde_json::from_slice(&resp.body)
         .map_err(|e| CliError::new(1, format!("unexpected answer to sandbox create: {e}")))?;

@@ -10,9 +10,6 @@ pub mod exec;
 pub mod list;
 pub mod ports;
 
-#[cfg(test)]
-mod tests;
-
 use crate::client::flags::Usage;
 use crate::client::http::{ApiClient, path_segment};
 use crate::client::inspect::{Element, inspect};

@@ -1,1 +1,0 @@
-//! Tests of `cnm network`: request bodies, validation and output.
