@@ -13,7 +13,6 @@ use super::undo::{Step, Undo};
 use super::{Controller, Lookup, State, etc, gateway, ipam_alloc};
 use crate::driver::SandboxLink;
 use crate::error::{Error, Result};
-use crate::ipam::Ipam;
 use crate::model::{Endpoint, Mac, Network, labels};
 use crate::store::{Batch, Kind};
 
@@ -186,13 +185,17 @@ impl Controller {
             static_v6: request.ipv6,
         };
         if driver_allocates {
-            if network.enable_ipv4 {
-                let (addr, pool) = ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv4, false, undo)?;
+            if network.enable_ipv4
+                && let Some((addr, pool)) =
+                    ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv4, false, undo).await?
+            {
                 endpoint.addr_v4 = Some(addr);
                 endpoint.pool_v4 = Some(pool);
             }
-            if network.enable_ipv6 {
-                let (addr, pool) = ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv6, true, undo)?;
+            if network.enable_ipv6
+                && let Some((addr, pool)) =
+                    ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv6, true, undo).await?
+            {
                 endpoint.addr_v6 = Some(addr);
                 endpoint.pool_v6 = Some(pool);
             }
@@ -282,9 +285,15 @@ impl Controller {
         {
             tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "detach failed; the next start sweeps it");
         }
-        for (addr, pool) in [(endpoint.addr_v4, &endpoint.pool_v4), (endpoint.addr_v6, &endpoint.pool_v6)] {
-            if let (Some(addr), Some(pool)) = (addr, pool) {
-                let _ = state.ipam.release_address(pool, addr.addr());
+        if let Some(network) = &network
+            && let Ok(ipam) = state.ipams.get_mut(&network.ipam_driver)
+        {
+            for (addr, pool) in [(endpoint.addr_v4, &endpoint.pool_v4), (endpoint.addr_v6, &endpoint.pool_v6)] {
+                if let (Some(addr), Some(pool)) = (addr, pool)
+                    && let Err(e) = ipam.release_address(pool, addr.addr()).await
+                {
+                    tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "releasing address");
+                }
             }
         }
         if state.sandboxes.contains_key(&endpoint.sandbox) {

@@ -1,8 +1,10 @@
-//! Network- and endpoint-level address allocation on top of an IPAM driver (spec §4.4).
+//! Network- and endpoint-level address allocation on top of the network's IPAM driver
+//! (spec §4.4).
 //!
 //! Contract: every allocation pushes its release onto the caller's `Undo`, so a failed
 //! operation gives everything back. `replay_*` re-requests exactly what a stored network or
-//! endpoint holds, which rebuilds the in-memory IPAM state at start-up.
+//! endpoint holds, which rebuilds in-memory IPAM state at start-up. All calls go to the driver
+//! the network names (`ipam_driver`), so pool ids never cross drivers.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,8 +13,8 @@ use ipnet::IpNet;
 
 use super::State;
 use super::undo::{Step, Undo};
-use crate::error::{Error, Result};
-use crate::ipam::{GATEWAY_ADDRESS_TYPE, Ipam, IpamError, LOCAL_DEFAULT, PoolRequest, REQUEST_ADDRESS_TYPE};
+use crate::error::{Error, HasKind, Result};
+use crate::ipam::{GATEWAY_ADDRESS_TYPE, PoolRequest, REQUEST_ADDRESS_TYPE};
 use crate::model::{IpamInfo, IpamRequest, Network};
 
 fn gateway_options() -> BTreeMap<String, String> {
@@ -23,15 +25,25 @@ fn with_prefix(addr: IpAddr, pool: &IpNet) -> IpNet {
     IpNet::new(addr, pool.prefix_len()).expect("prefix of an existing pool is valid")
 }
 
+/// The address space a network's pools come from.
+async fn address_space(state: &State, network: &Network) -> Result<String> {
+    let driver = state.ipams.get(&network.ipam_driver).ok_or_else(|| {
+        Error::not_found(format!("plugin \"{}\" not found", network.ipam_driver))
+    })?;
+    let (local, global) = driver.default_address_spaces().await?;
+    Ok(if network.scope == "global" || network.scope == "swarm" { global } else { local })
+}
+
 /// Allocates the pools, gateways and aux addresses of a new network, filling
 /// `network.ipam_v4` / `ipam_v6`.
-pub(crate) fn allocate_network(
+pub(crate) async fn allocate_network(
     state: &mut State,
     network: &mut Network,
     skip_gateway: (bool, bool),
     exclude: &[IpNet],
     undo: &mut Undo,
 ) -> Result<()> {
+    let space = address_space(state, network).await?;
     for v6 in [false, true] {
         let enabled = if v6 { network.enable_ipv6 } else { network.enable_ipv4 };
         if !enabled {
@@ -41,13 +53,13 @@ pub(crate) fn allocate_network(
             .ipam_requests
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.subnet.map(|s| matches!(s, IpNet::V6(_)) == v6).unwrap_or(false))
+            .filter(|(_, r)| r.subnet.is_some_and(|s| matches!(s, IpNet::V6(_)) == v6))
             .map(|(i, r)| (Some(i), r.clone()))
             .collect();
         let requests = if requests.is_empty() { vec![(None, IpamRequest::default())] } else { requests };
         for (index, request) in requests {
             let skip = if v6 { skip_gateway.1 } else { skip_gateway.0 };
-            let info = allocate_pool(state, network, &request, index, v6, skip, exclude, undo)?;
+            let info = allocate_pool(state, network, &space, &request, index, v6, skip, exclude, undo).await?;
             if v6 { network.ipam_v6.push(info) } else { network.ipam_v4.push(info) }
         }
     }
@@ -55,9 +67,10 @@ pub(crate) fn allocate_network(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn allocate_pool(
+async fn allocate_pool(
     state: &mut State,
     network: &Network,
+    space: &str,
     request: &IpamRequest,
     index: Option<usize>,
     v6: bool,
@@ -65,37 +78,42 @@ fn allocate_pool(
     exclude: &[IpNet],
     undo: &mut Undo,
 ) -> Result<IpamInfo> {
+    let ipam_name = network.ipam_driver.clone();
+    let ipam = state.ipams.get_mut(&ipam_name)?;
     let pool_request = PoolRequest {
-        address_space: LOCAL_DEFAULT.to_string(),
+        address_space: space.to_string(),
         pool: request.subnet,
         sub_pool: request.ip_range,
         options: network.ipam_options.clone().unwrap_or_default(),
         exclude: if request.subnet.is_none() { exclude.to_vec() } else { Vec::new() },
         v6,
     };
-    let pool = state.ipam.request_pool(&pool_request)?;
-    undo.push(Step::ReleasePool(pool.pool_id.clone()));
+    let pool = ipam.request_pool(&pool_request).await?;
+    undo.push(Step::ReleasePool { ipam: ipam_name.clone(), pool: pool.pool_id.clone() });
+    let release = |addr: IpAddr| Step::ReleaseAddress { ipam: ipam_name.clone(), pool: pool.pool_id.clone(), addr };
 
     let mut gateway = None;
     let mut gateway_reserved = false;
     if let Some(gw) = request.gateway {
-        let addr = state
-            .ipam
+        let addr = ipam
             .request_address(&pool.pool_id, Some(gw), &gateway_options())
+            .await
             .map_err(|e| Error::internal(format!("failed to allocate gateway ({gw}): {e}")))?;
-        undo.push(Step::ReleaseAddress { pool: pool.pool_id.clone(), addr: gw });
-        gateway = Some(addr);
-        gateway_reserved = true;
+        undo.push(release(gw));
+        gateway = addr.or_else(|| Some(with_prefix(gw, &pool.pool)));
+        gateway_reserved = addr.is_some();
     } else if let Some(meta) = pool.meta.get(GATEWAY_ADDRESS_TYPE) {
         gateway = meta.parse().ok();
     } else if !skip_gateway {
-        let addr = state
-            .ipam
+        let addr = ipam
             .request_address(&pool.pool_id, None, &gateway_options())
+            .await
             .map_err(|e| Error::internal(format!("failed to allocate gateway ({}): {e}", pool.pool)))?;
-        undo.push(Step::ReleaseAddress { pool: pool.pool_id.clone(), addr: addr.addr() });
-        gateway = Some(addr);
-        gateway_reserved = true;
+        if let Some(addr) = addr {
+            undo.push(release(addr.addr()));
+            gateway = Some(addr);
+            gateway_reserved = true;
+        }
     }
 
     let mut aux_addresses = BTreeMap::new();
@@ -109,10 +127,10 @@ fn allocate_pool(
             )));
         }
         if range.contains(ip) {
-            state.ipam.request_address(&pool.pool_id, Some(*ip), &BTreeMap::new()).map_err(|e| {
-                Error::new(e_kind(&e), format!("failed to allocate secondary ip address ({name}:{ip}): {e}"))
+            ipam.request_address(&pool.pool_id, Some(*ip), &BTreeMap::new()).await.map_err(|e| {
+                Error::new(e.kind(), format!("failed to allocate secondary ip address ({name}:{ip}): {e}"))
             })?;
-            undo.push(Step::ReleaseAddress { pool: pool.pool_id.clone(), addr: *ip });
+            undo.push(release(*ip));
             aux_reserved.push(*ip);
         }
         aux_addresses.insert(name.clone(), with_prefix(*ip, &pool.pool));
@@ -130,50 +148,60 @@ fn allocate_pool(
     })
 }
 
-fn e_kind(e: &IpamError) -> crate::ErrorKind {
-    use crate::error::HasKind;
-    e.kind()
+/// Bridge-like drivers need a real subnet: the null IPAM driver's `0.0.0.0/0` is refused
+/// with Docker's message.
+pub(crate) fn check_pools_not_empty(network: &Network) -> Result<()> {
+    for (family, infos) in [("ipv4", &network.ipam_v4), ("ipv6", &network.ipam_v6)] {
+        if infos.iter().any(|i| i.pool.prefix_len() == 0) {
+            return Err(Error::invalid(format!("{family} pool is empty")));
+        }
+    }
+    Ok(())
 }
 
 /// Gives back everything `allocate_network` took (network delete).
-pub(crate) fn release_network(state: &mut State, network: &Network) {
+pub(crate) async fn release_network(state: &mut State, network: &Network) {
+    let Ok(ipam) = state.ipams.get_mut(&network.ipam_driver) else { return };
     for info in network.all_ipam() {
         if info.gateway_reserved
             && let Some(gw) = info.gateway
         {
-            let _ = state.ipam.release_address(&info.pool_id, gw.addr());
+            let _ = ipam.release_address(&info.pool_id, gw.addr()).await;
         }
         for aux in &info.aux_reserved {
-            let _ = state.ipam.release_address(&info.pool_id, *aux);
+            let _ = ipam.release_address(&info.pool_id, *aux).await;
         }
-        if let Err(e) = state.ipam.release_pool(&info.pool_id) {
+        if let Err(e) = ipam.release_pool(&info.pool_id).await {
             tracing::warn!(network = %network.name, pool = %info.pool_id, error = %e, "releasing pool");
         }
     }
 }
 
 /// Re-requests a stored network's pools and reserved addresses (start-up replay).
-pub(crate) fn replay_network(state: &mut State, network: &mut Network) -> Result<()> {
+pub(crate) async fn replay_network(state: &mut State, network: &mut Network) -> Result<()> {
+    let space = address_space(state, network).await?;
+    let ipam = state.ipams.get_mut(&network.ipam_driver)?;
+    let options = network.ipam_options.clone().unwrap_or_default();
     for v6 in [false, true] {
         let infos = if v6 { &mut network.ipam_v6 } else { &mut network.ipam_v4 };
         for info in infos.iter_mut() {
             let request = PoolRequest {
-                address_space: LOCAL_DEFAULT.to_string(),
-                pool: Some(info.pool),
+                address_space: space.clone(),
+                // The null driver refuses explicit pools: ask it the way it was asked.
+                pool: (info.pool.prefix_len() != 0).then_some(info.pool),
                 sub_pool: info.ip_range,
-                options: network.ipam_options.clone().unwrap_or_default(),
+                options: options.clone(),
                 exclude: Vec::new(),
                 v6,
             };
-            let pool = state.ipam.request_pool(&request)?;
-            info.pool_id = pool.pool_id;
+            info.pool_id = ipam.request_pool(&request).await?.pool_id;
             if info.gateway_reserved
                 && let Some(gw) = info.gateway
             {
-                state.ipam.request_address(&info.pool_id, Some(gw.addr()), &gateway_options())?;
+                ipam.request_address(&info.pool_id, Some(gw.addr()), &gateway_options()).await?;
             }
             for aux in &info.aux_reserved {
-                state.ipam.request_address(&info.pool_id, Some(*aux), &BTreeMap::new())?;
+                ipam.request_address(&info.pool_id, Some(*aux), &BTreeMap::new()).await?;
             }
         }
     }
@@ -182,36 +210,39 @@ pub(crate) fn replay_network(state: &mut State, network: &mut Network) -> Result
 
 /// Allocates one address of one family for an endpoint: the preferred one (which must lie in
 /// one of the network's subnets) or the first free address of the first pool that has one.
-pub(crate) fn allocate_endpoint_address(
+/// `None` when the driver hands out no addresses (null IPAM).
+pub(crate) async fn allocate_endpoint_address(
     state: &mut State,
     network: &Network,
     endpoint_name: &str,
     preferred: Option<IpAddr>,
     v6: bool,
     undo: &mut Undo,
-) -> Result<(IpNet, String)> {
+) -> Result<Option<(IpNet, String)>> {
     let pools = if v6 { &network.ipam_v6 } else { &network.ipam_v4 };
     let family = if v6 { 6 } else { 4 };
     if pools.is_empty() {
         return Err(Error::internal(format!("no IPv{family} information available for endpoint {endpoint_name}")));
     }
+    let ipam_name = network.ipam_driver.clone();
+    let ipam = state.ipams.get_mut(&ipam_name)?;
     let options = BTreeMap::new();
-    if let Some(ip) = preferred {
-        let info = pools.iter().find(|i| i.pool.contains(&ip)).ok_or_else(|| {
+    let candidates: Vec<&IpamInfo> = match preferred {
+        Some(ip) => vec![pools.iter().find(|i| i.pool.contains(&ip)).ok_or_else(|| {
             Error::invalid(format!("Invalid address {ip}: It does not belong to any of this network's subnets"))
-        })?;
-        let addr = state.ipam.request_address(&info.pool_id, Some(ip), &options)?;
-        undo.push(Step::ReleaseAddress { pool: info.pool_id.clone(), addr: ip });
-        return Ok((addr, info.pool_id.clone()));
-    }
-    for info in pools {
-        match state.ipam.request_address(&info.pool_id, None, &options) {
-            Ok(addr) => {
-                undo.push(Step::ReleaseAddress { pool: info.pool_id.clone(), addr: addr.addr() });
-                return Ok((addr, info.pool_id.clone()));
+        })?],
+        None => pools.iter().collect(),
+    };
+    for info in candidates {
+        match ipam.request_address(&info.pool_id, preferred, &options).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(addr)) => {
+                undo.push(Step::ReleaseAddress { ipam: ipam_name, pool: info.pool_id.clone(), addr: addr.addr() });
+                return Ok(Some((addr, info.pool_id.clone())));
             }
-            Err(IpamError::NoAvailableAddresses) => continue,
-            Err(e) => return Err(e.into()),
+            // A full pool (503) moves on to the next one.
+            Err(e) if preferred.is_none() && e.kind == crate::ErrorKind::Unavailable => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(Error::new(

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::driver::Driver;
 use crate::error::{Error, Result};
-use crate::ipam::{DefaultIpam, PredefinedPools};
+use crate::ipam::{DefaultIpam, Ipams, PredefinedPools};
 use crate::model::{Endpoint, Network, Sandbox};
 use crate::osl::Netlink;
 use crate::store::{Batch, KvStore};
@@ -106,7 +106,7 @@ pub(crate) struct State {
     pub sandbox_names: HashMap<String, Id>,
     /// Open netlink connections into each sandbox's namespace.
     pub sandbox_links: HashMap<Id, Netlink>,
-    pub ipam: DefaultIpam,
+    pub ipams: Ipams,
     pub drivers: Drivers,
     /// A prune is running (Docker refuses a second one with 409).
     pub pruning: bool,
@@ -121,7 +121,7 @@ pub struct Controller {
 }
 
 impl State {
-    fn new(ipam: DefaultIpam, drivers: Drivers) -> Self {
+    fn new(ipams: Ipams, drivers: Drivers) -> Self {
         State {
             networks: BTreeMap::new(),
             network_names: HashMap::new(),
@@ -130,7 +130,7 @@ impl State {
             sandboxes: BTreeMap::new(),
             sandbox_names: HashMap::new(),
             sandbox_links: HashMap::new(),
-            ipam,
+            ipams,
             drivers,
             pruning: false,
         }
@@ -185,8 +185,8 @@ impl State {
 impl Controller {
     /// Builds a controller over `store`; call `start` before serving.
     pub fn new(config: Config, store: Arc<dyn KvStore>, drivers: Drivers, host: Option<Netlink>) -> Self {
-        let ipam = DefaultIpam::new(&config.pools);
-        Controller { state: Mutex::new(State::new(ipam, drivers)), store, config, host }
+        let ipams = Ipams::new(DefaultIpam::new(&config.pools));
+        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host }
     }
 
     pub fn config(&self) -> &Config {

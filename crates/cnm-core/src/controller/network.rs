@@ -74,7 +74,8 @@ impl Controller {
             driver.validate(&network, &others)?;
             let skip = driver.skip_gateway(&network)?;
             if driver.allocates_addresses() {
-                ipam_alloc::allocate_network(state, &mut network, skip, exclude, undo)?;
+                ipam_alloc::allocate_network(state, &mut network, skip, exclude, undo).await?;
+                ipam_alloc::check_pools_not_empty(&network)?;
             }
             let others: Vec<Network> = state.networks.values().cloned().collect();
             let others: Vec<&Network> = others.iter().collect();
@@ -114,7 +115,7 @@ impl Controller {
             {
                 tracing::warn!(network = %network.name, error = %e, "driver teardown failed; the next start sweeps it");
             }
-            ipam_alloc::release_network(state, network);
+            ipam_alloc::release_network(state, network).await;
         }
         tracing::info!(network = %network.name, id = %network.id.short(), "network removed");
         Ok(())
@@ -193,7 +194,7 @@ fn build_network(state: &State, mut spec: NetworkSpec) -> Result<Network> {
     if !spec.config_only && state.drivers.get(&driver).is_none() {
         return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
     }
-    if !["default", "null"].contains(&spec.ipam_driver.as_str()) {
+    if !state.ipams.contains(&spec.ipam_driver) {
         return Err(Error::not_found(format!("plugin \"{}\" not found", spec.ipam_driver)));
     }
     if !spec.config_only && (driver == "host" || driver == "null") {

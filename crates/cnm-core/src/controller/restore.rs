@@ -45,6 +45,7 @@ impl Controller {
         for mut network in networks {
             if !network.config_only {
                 ipam_alloc::replay_network(&mut state, &mut network)
+                    .await
                     .map_err(|e| e.context(format!("restoring network {}", network.name)))?;
                 if let Some(driver) = state.drivers.get_mut(&network.driver) {
                     driver.restore_network(&network).await?;
@@ -116,7 +117,7 @@ impl Controller {
                     .all_ipam()
                     .find(|i| i.pool.contains(&addr.addr()))
                     .ok_or_else(|| Error::internal(format!("address {addr} is outside the network's pools")))?;
-                crate::ipam::Ipam::request_address(&mut state.ipam, &info.pool_id, Some(addr.addr()), &BTreeMap::new())?;
+                state.ipams.get_mut(&network.ipam_driver)?.request_address(&info.pool_id, Some(addr.addr()), &BTreeMap::new()).await?;
             }
         }
         endpoint.pool_v4 = endpoint.addr_v4.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
@@ -171,7 +172,7 @@ impl Controller {
                 if let Some(driver) = state.drivers.get_mut("bridge") {
                     driver.delete_network(&n).await?;
                 }
-                ipam_alloc::release_network(state, &n);
+                ipam_alloc::release_network(state, &n).await;
                 self.persist_predefined(state, wanted).await?;
             }
             None => self.persist_predefined(state, wanted).await?,
@@ -185,7 +186,7 @@ impl Controller {
         let others: Vec<&Network> = others.iter().collect();
         let result = async {
             if network.driver == "bridge" {
-                ipam_alloc::allocate_network(state, &mut network, (false, false), &[], &mut undo)?;
+                ipam_alloc::allocate_network(state, &mut network, (false, false), &[], &mut undo).await?;
                 let driver = state.drivers.get_mut("bridge").expect("bridge driver");
                 network.adopted_device = driver.create_network(&network, &others).await?;
             }

@@ -7,12 +7,11 @@ use std::path::PathBuf;
 use cnm_types::Id;
 
 use super::State;
-use crate::ipam::Ipam;
 use crate::model::{Endpoint, Network};
 
 pub(crate) enum Step {
-    ReleasePool(String),
-    ReleaseAddress { pool: String, addr: IpAddr },
+    ReleasePool { ipam: String, pool: String },
+    ReleaseAddress { ipam: String, pool: String, addr: IpAddr },
     DeleteNetwork(Box<Network>),
     Detach { network: Box<Network>, endpoint: Box<Endpoint> },
     RemoveNetns(PathBuf),
@@ -40,8 +39,14 @@ impl Undo {
     pub async fn rollback(mut self, state: &mut State) {
         while let Some(step) = self.steps.pop() {
             let result: crate::Result<()> = match step {
-                Step::ReleasePool(pool) => state.ipam.release_pool(&pool).map_err(Into::into),
-                Step::ReleaseAddress { pool, addr } => state.ipam.release_address(&pool, addr).map_err(Into::into),
+                Step::ReleasePool { ipam, pool } => match state.ipams.get_mut(&ipam) {
+                    Ok(driver) => driver.release_pool(&pool).await,
+                    Err(e) => Err(e),
+                },
+                Step::ReleaseAddress { ipam, pool, addr } => match state.ipams.get_mut(&ipam) {
+                    Ok(driver) => driver.release_address(&pool, addr).await,
+                    Err(e) => Err(e),
+                },
                 Step::DeleteNetwork(network) => match state.drivers.get_mut(&network.driver) {
                     Some(driver) => driver.delete_network(&network).await,
                     None => Ok(()),

@@ -9,7 +9,6 @@ use cnm_types::engine::{self, EndpointResource, EndpointSettings};
 use cnm_types::sandbox as wire;
 
 use super::State;
-use crate::ipam::Ipam;
 use crate::model::{Endpoint, IpamInfo, Network, Sandbox};
 
 #[derive(Clone, Debug)]
@@ -37,7 +36,10 @@ impl NetworkView {
         let endpoints = state.endpoints_of(&network.id).into_iter().cloned().collect();
         let status = network
             .all_ipam()
-            .filter_map(|i| state.ipam.pool_status(&i.pool_id).map(|s| (i.pool.to_string(), s.ips_in_use, s.dynamic_ips_available)))
+            .filter_map(|i| {
+                let driver = state.ipams.get(&network.ipam_driver)?;
+                driver.pool_status(&i.pool_id).map(|s| (i.pool.to_string(), s.ips_in_use, s.dynamic_ips_available))
+            })
             .collect();
         NetworkView { network: network.clone(), endpoints, status }
     }

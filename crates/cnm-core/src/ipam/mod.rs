@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind, HasKind};
 mod addrset;
 mod bits;
 pub mod default;
+pub mod driver;
 pub mod null;
 mod pool;
 pub mod pools;
@@ -30,6 +31,7 @@ mod tests_pools;
 mod tests_props;
 
 pub use default::DefaultIpam;
+pub use driver::{IpamDriver, Ipams};
 pub use null::NullIpam;
 pub use pools::{PoolBase, PoolConfigError, PredefinedPools};
 
