@@ -441,6 +441,32 @@ fn sandboxes_get_addresses_routes_and_talk_through_the_bridge() {
             .await
             .expect_err("dup");
         assert_eq!(dup.kind(), ErrorKind::Conflict, "{dup}");
+
+        // IPv6: address without DAD, default route via an on-link gateway, removal.
+        inside
+            .add_address(eth0, net("fd00:77::2/64"))
+            .await
+            .unwrap();
+        inside
+            .add_default_route(ip("fd00:77::1"), eth0)
+            .await
+            .expect("v6 default route");
+        let v6 = inside.routes(true).await.unwrap();
+        let default = v6
+            .iter()
+            .find(|r| r.destination.prefix_len() == 0)
+            .expect("v6 default");
+        assert_eq!(default.gateway, Some(ip("fd00:77::1")));
+        inside.del_default_route(true).await.unwrap();
+        let v6 = inside.routes(true).await.unwrap();
+        assert!(v6.iter().all(|r| r.destination.prefix_len() > 0), "{v6:?}");
+        let mixed = inside
+            .add_route(net("10.5.0.0/16"), Some(ip("fd00:77::1")), eth0)
+            .await;
+        assert_eq!(
+            mixed.expect_err("mixed families").errno(),
+            Some(Errno::EINVAL)
+        );
     });
 
     let ping = |from: &str, to: &str| {
