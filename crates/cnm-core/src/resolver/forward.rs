@@ -10,8 +10,9 @@
 //!   next one is started early, without cancelling the first, when the first has not answered
 //!   within `hedge_after` or at once when it fails. The first usable reply wins.
 //! - SERVFAIL and REFUSED count as failures (try the next); any other reply, NXDOMAIN included,
-//!   is returned as is. A server that timed out or could not be reached is tried last for the
-//!   next `SERVER_PENALTY`, so a dead first resolver stops costing every query a delay.
+//!   is returned as is. A server that timed out, could not be reached, or was overtaken by a
+//!   server asked after it is tried last for the next `SERVER_PENALTY`, so a dead first
+//!   resolver costs one delay, not a delay on every query.
 //! - `None` means every server failed (the caller answers SERVFAIL); `Refused` means the global
 //!   cap on queries in flight was reached and no slot freed up within `upstream_timeout`.
 
@@ -94,33 +95,41 @@ impl Forwarder {
             return Forwarded::Refused;
         };
         let order = self.preference_order(upstreams);
-        let mut next = order.iter();
         let mut attempts = FuturesUnordered::new();
-        let start_next = |next: &mut std::slice::Iter<'_, SocketAddr>,
-                          attempts: &mut FuturesUnordered<_>| {
-            if let Some(server) = next.next().copied() {
-                attempts.push(self.attempt(query, server, transport));
-            }
-        };
-        start_next(&mut next, &mut attempts);
+        // Indices (into `order`) of the attempts still waiting for an answer.
+        let mut outstanding: Vec<usize> = vec![0];
+        attempts.push(self.attempt(query, 0, order[0], transport));
+        let mut started = 1;
         let mut hedge = pin!(sleep(self.policy.hedge_after));
         loop {
-            tokio::select! {
+            let start_another = tokio::select! {
                 finished = attempts.next() => match finished {
-                    Some((_, Ok(reply))) => return Forwarded::Reply(reply),
-                    Some((server, Err(error))) => {
+                    Some((index, _, Ok(reply))) => {
+                        // Servers asked before this one and still silent lost to a hedge:
+                        // ask them last for a while, so they stop delaying every query.
+                        for &slower in outstanding.iter().filter(|&&i| i < index) {
+                            self.penalize(order[slower]);
+                        }
+                        return Forwarded::Reply(reply);
+                    }
+                    Some((index, server, Err(error))) => {
+                        outstanding.retain(|&i| i != index);
                         if matches!(error, AttemptError::Unreachable) {
                             self.penalize(server);
                         }
-                        start_next(&mut next, &mut attempts);
-                        hedge.as_mut().reset(Instant::now() + self.policy.hedge_after);
+                        true
                     }
                     None => return Forwarded::Failed,
                 },
-                () = hedge.as_mut(), if next.len() > 0 => {
-                    start_next(&mut next, &mut attempts);
-                    hedge.as_mut().reset(Instant::now() + self.policy.hedge_after);
-                }
+                () = hedge.as_mut(), if started < order.len() => true,
+            };
+            if start_another && started < order.len() {
+                outstanding.push(started);
+                attempts.push(self.attempt(query, started, order[started], transport));
+                started += 1;
+                hedge
+                    .as_mut()
+                    .reset(Instant::now() + self.policy.hedge_after);
             }
         }
     }
@@ -150,9 +159,10 @@ impl Forwarder {
     async fn attempt(
         &self,
         query: &[u8],
+        index: usize,
         server: SocketAddr,
         transport: Transport,
-    ) -> (SocketAddr, Result<Vec<u8>, AttemptError>) {
+    ) -> (usize, SocketAddr, Result<Vec<u8>, AttemptError>) {
         let id: u16 = rand::random();
         let mut outgoing = query.to_vec();
         outgoing[..2].copy_from_slice(&id.to_be_bytes());
@@ -178,7 +188,7 @@ impl Forwarder {
             Ok(Err(error)) => Err(error),
             Err(_elapsed) => Err(AttemptError::Unreachable),
         };
-        (server, outcome)
+        (index, server, outcome)
     }
 }
 

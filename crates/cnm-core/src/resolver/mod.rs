@@ -94,7 +94,7 @@ pub enum ResolverError {
         #[source]
         source: OslError,
     },
-    /// 127.0.0.11:53 could not be bound inside the namespace (`lo` down, port taken, ...).
+    /// 127.0.0.11:53 could not be bound inside the namespace (port taken, no 127.0.0.0/8, ...).
     #[error("DNS resolver for sandbox {sandbox}: bind {address} ({protocol}) in {}: {source}", netns.display())]
     Bind {
         sandbox: String,
