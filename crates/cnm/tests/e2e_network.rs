@@ -9,12 +9,14 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 use support::TestHost;
+use support::api::{api, ip_json, nsenter};
+use support::invariants;
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
@@ -23,21 +25,6 @@ fn text(out: &Output) -> String {
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "command failed: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// One API call through curl: `(status, body)`.
-fn api(host: &TestHost, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
-        .arg(host.socket_path())
-        .args(["-X", method, &format!("http://cnm{path}")]);
-    if let Some(body) = body {
-        cmd.args(["-H", "Content-Type: application/json", "-d", body]);
-    }
-    let out = support::process::run(&mut cmd, None, Duration::from_secs(30));
-    let all = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
 fn create_sandbox(host: &TestHost, name: &str, networks: &[&str]) -> String {
@@ -58,27 +45,9 @@ fn ip_of(host: &TestHost, sandbox_name: &str, network: &str) -> String {
     sandbox(host, sandbox_name)["NetworkSettings"]["Networks"][network]["IPAddress"].as_str().unwrap().to_string()
 }
 
-/// Runs a command inside a namespace file.
-fn nsenter(netns: &str, cmd: &[&str]) -> Output {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net={netns}")).args(cmd);
-    support::process::run(&mut c, None, Duration::from_secs(30))
-}
-
 fn ping(host: &TestHost, from: &str, to_ip: &str) -> bool {
     let key = sandbox(host, from)["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
     nsenter(&key, &["busybox", "ping", "-c", "1", "-W", "2", to_ip]).status.success()
-}
-
-/// `ip -j` output of a namespace (`None`: the test host's own).
-fn ip_json(netns: Option<&str>, args: &[&str]) -> Vec<Value> {
-    let mut cmd: Vec<&str> = vec!["ip", "-j"];
-    cmd.extend_from_slice(args);
-    let out = match netns {
-        Some(ns) => nsenter(ns, &cmd),
-        None => support::process::run(Command::new("ip").arg("-j").args(args), None, Duration::from_secs(30)),
-    };
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
 #[test]
@@ -174,52 +143,6 @@ fn restart_recreates_a_deleted_bridge_and_drops_sandboxes_whose_namespace_is_gon
     assert!(ping(&host, "c1", &ip_of(&host, "a1", "keep")), "c1 -> a1 after the bridge came back");
 }
 
-/// Checks that the API's view and the kernel agree, and that nothing leaked.
-fn check_invariants(host: &TestHost, round: usize) {
-    let (code, body) = api(host, "GET", "/sandboxes", None);
-    assert_eq!(code, 200, "round {round}: list sandboxes: {body}");
-    let sandboxes: Vec<Value> = serde_json::from_str(&body).unwrap();
-    let mut expected_veths = 0;
-    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut ids = BTreeSet::from(["default".to_string()]);
-    for sb in &sandboxes {
-        let name = sb["Name"].as_str().unwrap();
-        ids.insert(sb["Id"].as_str().unwrap().to_string());
-        let key = sb["NetworkSettings"]["SandboxKey"].as_str().unwrap();
-        let addrs = ip_json(Some(key), &["addr", "show"]);
-        assert!(!addrs.is_empty(), "round {round}: namespace of {name} is gone");
-        let in_kernel: BTreeSet<String> = addrs
-            .iter()
-            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
-            .filter(|a| a["family"] == "inet" && a["local"] != "127.0.0.1")
-            .map(|a| a["local"].as_str().unwrap().to_string())
-            .collect();
-        let networks = sb["NetworkSettings"]["Networks"].as_object().unwrap();
-        let in_api: BTreeSet<String> = networks.values().map(|e| e["IPAddress"].as_str().unwrap().to_string()).collect();
-        assert_eq!(in_kernel, in_api, "round {round}: addresses of {name}");
-        for (net, ep) in networks {
-            let ip = ep["IPAddress"].as_str().unwrap().to_string();
-            assert!(seen.entry(net.clone()).or_default().insert(ip.clone()), "round {round}: {ip} given twice on {net}");
-            expected_veths += 1;
-        }
-    }
-    let veths = ip_json(None, &["link", "show", "type", "veth"]);
-    assert_eq!(veths.len(), expected_veths, "round {round}: host veths vs endpoints: {veths:?}");
-    assert!(veths.iter().all(|v| v["master"].is_string()), "round {round}: a veth is not on a bridge");
-    let files: BTreeSet<String> = std::fs::read_dir(host.exec_root().join("netns"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    assert_eq!(files, ids, "round {round}: namespace files vs sandboxes");
-    let out = ok(host.docker(&["network", "ls", "--format", "{{.Name}}"]));
-    let bridges: BTreeSet<String> = ip_json(None, &["link", "show", "type", "bridge"])
-        .iter()
-        .map(|l| l["ifname"].as_str().unwrap().to_string())
-        .collect();
-    let bridge_networks = out.lines().filter(|n| !["host", "none"].contains(n)).count();
-    assert_eq!(bridges.len(), bridge_networks, "round {round}: bridges {bridges:?} vs networks {out}");
-}
-
 /// The create/connect loop the crash test interrupts, as a shell script of API calls.
 const LOOP: &str = r#"
 api() { curl -sf -o /dev/null --unix-socket "$SOCK" -H 'Content-Type: application/json' "$@"; }
@@ -258,7 +181,7 @@ fn crash_in_a_create_connect_loop_converges_with_no_leak() {
         host.kill9();
         let _ = worker.wait();
         host.start();
-        check_invariants(&host, round);
+        invariants::check(&host, &format!("round {round}"));
         let (_, body) = api(&host, "GET", "/sandboxes", None);
         let count = serde_json::from_str::<Vec<Value>>(&body).map(|v| v.len()).unwrap_or(0);
         eprintln!("crash round {round}: killed mid-loop, restarted, {count} sandboxes consistent with the kernel");
@@ -270,7 +193,7 @@ fn crash_in_a_create_connect_loop_converges_with_no_leak() {
         assert_eq!(api(&host, "DELETE", &format!("/sandboxes/{name}?force=1"), None).0, 204);
     }
     ok(host.docker(&["network", "prune", "-f"]));
-    check_invariants(&host, rounds);
+    invariants::check(&host, "after cleanup");
     ok(host.docker(&["network", "create", "fresh"]));
     let subnet = ok(host.docker(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "fresh"]));
     assert_eq!(subnet, "172.18.0.0/16", "no pool leaked across crashes");

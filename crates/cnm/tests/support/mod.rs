@@ -8,7 +8,9 @@
 //! Not every test file uses every helper, hence `dead_code` and `unused_imports` are allowed.
 #![allow(dead_code, unused_imports)]
 
+pub mod api;
 pub mod host;
+pub mod invariants;
 pub mod normalize;
 pub mod process;
 pub mod session;
