@@ -240,11 +240,16 @@ impl BridgeDriver {
             mtu: net.config.mtu,
             master: Some(net.index),
         };
-        let host_index = self.host.add_veth(&spec).await?;
-        if let Err(e) = configure_peer(endpoint, sandbox).await {
+        let (host_index, peer_index) = self.host.add_veth_pair(&spec).await?;
+        if let Err(e) = configure_peer(endpoint, sandbox, peer_index).await {
             let _ = self.host.del_link(host_index).await;
             return Err(e);
         }
+        // A fresh veth end may not transmit until the kernel's deferred link-state work runs,
+        // which can take up to a second under netlink load; looking the links up runs it now
+        // (Linux >= 6.8), so the first packets of a new sandbox are not dropped.
+        self.host.sync_link(host_index).await?;
+        self.host.sync_link(net.index).await?;
         let gateway = |info: Option<&crate::model::IpamInfo>| info.and_then(|i| i.gateway).map(|g| g.addr());
         Ok(JoinInfo {
             gateway_v4: if network.internal { None } else { gateway(network.subnet_v4()) },
@@ -281,16 +286,11 @@ impl BridgeDriver {
     }
 }
 
-async fn configure_peer(endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<()> {
-    let link = sandbox
-        .netlink
-        .link_by_name(sandbox.ifname)
-        .await?
-        .ok_or_else(|| Error::internal(format!("interface {} did not appear in the sandbox", sandbox.ifname)))?;
+async fn configure_peer(endpoint: &Endpoint, sandbox: &SandboxLink<'_>, index: u32) -> Result<()> {
     for addr in [endpoint.addr_v4, endpoint.addr_v6].into_iter().flatten() {
-        sandbox.netlink.add_address(link.index, addr).await?;
+        sandbox.netlink.add_address(index, addr).await?;
     }
-    sandbox.netlink.set_up(link.index).await?;
+    sandbox.netlink.set_up(index).await?;
     Ok(())
 }
 
