@@ -201,3 +201,55 @@ fn crash_in_a_create_connect_loop_converges_with_no_leak() {
     create_sandbox(&host, "last", &["base"]);
     assert_eq!(ip_of(&host, "last", "base"), "10.50.0.2", "no address leaked across crashes");
 }
+
+#[test]
+fn ipv6_null_host_and_adopted_namespaces() {
+    if !support::root_or_loud_skip("namespaces") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    // IPv6: dual-stack bridge, addresses from the given subnet, ping6 between sandboxes.
+    ok(host.docker(&["network", "create", "--ipv6", "--subnet", "fd00:77::/64", "--subnet", "10.77.0.0/24", "v6"]));
+    create_sandbox(&host, "six-a", &["v6"]);
+    create_sandbox(&host, "six-b", &["v6"]);
+    let b = sandbox(&host, "six-b");
+    let b6 = b["NetworkSettings"]["Networks"]["v6"]["GlobalIPv6Address"].as_str().unwrap().to_string();
+    assert_eq!(b6, "fd00:77::3");
+    assert_eq!(b["NetworkSettings"]["Networks"]["v6"]["IPv6Gateway"], "fd00:77::1");
+    let a_key = sandbox(&host, "six-a")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let out = nsenter(&a_key, &["busybox", "ping", "-6", "-c", "1", "-W", "2", &b6]);
+    assert!(out.status.success(), "ping6: {}", text(&out));
+    let routes = ip_json(Some(&a_key), &["-6", "route", "show", "default"]);
+    assert_eq!(routes[0]["gateway"], "fd00:77::1", "{routes:?}");
+
+    // none: only loopback.
+    create_sandbox(&host, "lonely", &["none"]);
+    let key = sandbox(&host, "lonely")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let links: Vec<String> = ip_json(Some(&key), &["link"]).iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect();
+    assert_eq!(links, vec!["lo"]);
+    let (code, body) = api(&host, "POST", "/networks/v6/connect", Some(r#"{"Container":"lonely"}"#));
+    assert_eq!(code, 400, "{body}");
+
+    // host: the sandbox is the daemon's own namespace, which is never removed.
+    create_sandbox(&host, "hosty", &["host"]);
+    let key = sandbox(&host, "hosty")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let bridges = ip_json(Some(&key), &["link", "show", "type", "bridge"]);
+    assert!(!bridges.is_empty(), "a host-mode sandbox sees the daemon's bridges");
+    assert_eq!(api(&host, "DELETE", "/sandboxes/hosty?force=1", None).0, 204);
+    assert!(!ip_json(None, &["link", "show", "type", "bridge"]).is_empty(), "the daemon's namespace survives");
+
+    // --netns: adopt a namespace made by someone else; cnm plumbs it and never deletes it.
+    let path = host.dir().join("runtime-ns");
+    assert!(Command::new("touch").arg(&path).status().unwrap().success());
+    let made = Command::new("unshare").arg(format!("--net={}", path.display())).arg("true").status().unwrap();
+    assert!(made.success());
+    let body = serde_json::json!({"Name": "adopted", "NetnsPath": path.display().to_string(), "Networks": [{"Network": "v6"}]});
+    let (code, out) = api(&host, "POST", "/sandboxes/create", Some(&body.to_string()));
+    assert_eq!(code, 201, "{out}");
+    let ns = path.display().to_string();
+    assert!(nsenter(&ns, &["busybox", "ping", "-c", "1", "-W", "2", "10.77.0.3"]).status.success());
+    assert_eq!(api(&host, "DELETE", "/sandboxes/adopted?force=1", None).0, 204);
+    let links: Vec<String> = ip_json(Some(&ns), &["link"]).iter().map(|l| l["ifname"].as_str().unwrap().to_string()).collect();
+    assert_eq!(links, vec!["lo"], "the adopted namespace is left, minus cnm's interface");
+    let _ = Command::new("umount").arg(&path).status();
+}
