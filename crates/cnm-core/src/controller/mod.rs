@@ -41,7 +41,7 @@ mod views;
 
 pub use network::{PruneFilter, label_matches};
 pub use resolve::Lookup;
-pub use views::{EndpointView, NetworkView, SandboxView};
+pub use views::{Counts, EndpointView, NetworkView, SandboxView};
 
 /// Daemon settings the controller needs (`cnm daemon` flags, DESIGN §3.1).
 #[derive(Clone, Debug)]
@@ -191,6 +191,11 @@ impl Controller {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub async fn counts(&self) -> Counts {
+        let state = self.state.lock().await;
+        Counts { networks: state.networks.len(), sandboxes: state.sandboxes.len(), endpoints: state.endpoints.len() }
     }
 
     fn commit(&self, batch: &Batch) -> Result<()> {

@@ -11,6 +11,14 @@ use cnm_types::sandbox as wire;
 use super::State;
 use crate::model::{Endpoint, IpamInfo, Network, Sandbox};
 
+/// How many objects the state holds (for metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub networks: usize,
+    pub sandboxes: usize,
+    pub endpoints: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct EndpointView {
     pub endpoint: Endpoint,

@@ -8,6 +8,7 @@
 mod body;
 mod error;
 mod filters;
+mod metrics;
 mod networks;
 mod sandboxes;
 mod system;
@@ -28,12 +29,33 @@ pub use error::ApiError;
 
 pub type Shared = Arc<Controller>;
 
+/// What handlers can extract: the controller, or the metrics.
+#[derive(Clone)]
+pub struct AppState {
+    controller: Shared,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl axum::extract::FromRef<AppState> for Shared {
+    fn from_ref(state: &AppState) -> Self {
+        state.controller.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
 /// The API version a request was made with (unversioned = the current one).
 #[derive(Clone, Copy, Debug)]
 pub struct RequestVersion(pub ApiVersion);
 
 pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
+    let state = AppState { controller, metrics: metrics::Metrics::new() };
     let routes = Router::new()
+        .route("/metrics", get(metrics::scrape))
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/networks", get(networks::list))
@@ -46,7 +68,8 @@ pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
         .route("/sandboxes/create", post(sandboxes::create))
         .route("/sandboxes/{id}", get(sandboxes::inspect).delete(sandboxes::remove))
         .fallback(|| async { ApiError::not_found("page not found") })
-        .with_state(controller)
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::count))
+        .with_state(state)
         .layer(middleware::from_fn(common_headers));
     // The version prefix is stripped before routing, so it wraps the router.
     Router::new().fallback_service(routes).layer(middleware::from_fn(strip_version)).into_make_service()
