@@ -208,7 +208,7 @@ impl ApiClient {
             Endpoint::Unix(path) => {
                 format!(
                     "http://{}{target}",
-                    escape(&path.to_string_lossy(), |c| is_unreserved(c))
+                    escape(&path.to_string_lossy(), is_unreserved)
                 )
             }
             Endpoint::Tcp(addr) => format!("http://{addr}{target}"),

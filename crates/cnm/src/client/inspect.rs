@@ -22,8 +22,8 @@ enum Inspector {
     Indented(Vec<Vec<u8>>),
     Compact(Vec<Vec<u8>>),
     Template {
-        typed: DockerTemplate,
-        raw: DockerTemplate,
+        typed: Box<DockerTemplate>,
+        raw: Box<DockerTemplate>,
         out: String,
     },
 }
@@ -44,8 +44,8 @@ pub fn inspect(
                     .map_err(|e| CliError::new(64, format!("template parsing error: {e}")))
             };
             Inspector::Template {
-                typed: parse(Print::Typed)?,
-                raw: parse(Print::Untyped)?,
+                typed: Box::new(parse(Print::Typed)?),
+                raw: Box::new(parse(Print::Untyped)?),
                 out: String::new(),
             }
         }

@@ -132,11 +132,12 @@ pub fn tokens(body: &str) -> Vec<Token<'_>> {
             b':' if bytes.get(i + 1) == Some(&b'=') => i += 2,
             b'|' | b'(' | b')' | b'=' | b',' => i += 1,
             _ => {
-                while i < bytes.len()
-                    && !is_space(bytes[i])
-                    && !matches!(bytes[i], b'|' | b'(' | b')' | b'=' | b',' | b'"' | b'`')
-                    && !(bytes[i] == b':' && bytes.get(i + 1) == Some(&b'='))
-                {
+                let ends_word = |i: usize| {
+                    is_space(bytes[i])
+                        || matches!(bytes[i], b'|' | b'(' | b')' | b'=' | b',' | b'"' | b'`')
+                        || (bytes[i] == b':' && bytes.get(i + 1) == Some(&b'='))
+                };
+                while i < bytes.len() && !ends_word(i) {
                     i += 1;
                 }
             }

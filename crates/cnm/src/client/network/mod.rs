@@ -16,7 +16,7 @@ pub enum NetworkCommand {
     /// Connect a container to a network
     Connect(connect::ConnectArgs),
     /// Create a network
-    Create(create::CreateArgs),
+    Create(Box<create::CreateArgs>),
     /// Disconnect a container from a network
     Disconnect(connect::DisconnectArgs),
     /// Display detailed information on one or more networks
@@ -35,7 +35,7 @@ pub enum NetworkCommand {
 pub fn run(api: &mut ApiClient, io: &mut Io<'_>, cmd: NetworkCommand) -> Result<(), CliError> {
     match cmd {
         NetworkCommand::Connect(a) => connect::run_connect(api, io, a),
-        NetworkCommand::Create(a) => create::run(api, io, a),
+        NetworkCommand::Create(a) => create::run(api, io, *a),
         NetworkCommand::Disconnect(a) => connect::run_disconnect(api, io, a),
         NetworkCommand::Inspect(a) => inspect::run(api, io, a),
         NetworkCommand::Ls(a) => list::run(api, io, a),
