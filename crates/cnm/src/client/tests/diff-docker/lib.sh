@@ -3,7 +3,7 @@
 export DOCKER_HOST=${DOCKER_HOST:-unix:///tmp/ref-cli/docker.sock}
 CNM=${CNM:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../../../.." && pwd)/target/debug/cnm}
 PASS=0; FAIL=0; FAILED=()
-W=$(mktemp -d /tmp/cnm-diff-docker.XXXXXX)
+W=$(mktemp -d /tmp/cnm-diff-docker.XXXXXX); trap 'rm -rf "$W"' EXIT
 norm() { sed -E -e 's/[0-9a-f]{64}/<ID64>/g' -e 's/\b[0-9a-f]{12}\b/<ID12>/g' \
   -e 's#(172\.[0-9]+|192\.168)\.[0-9]+\.[0-9]+(/[0-9]+)?#POOL-IP#g' \
   -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+( \+0000 UTC|Z)/<TIME>/g' || { echo "norm failed" >&2; exit 2; }; }

@@ -59,7 +59,9 @@ same "list alias" network list
 same "ls -q" network ls -q
 same "ls --no-trunc" network ls --no-trunc
 same "ls -q --no-trunc" network ls -q --no-trunc
-same "ls --format json" network ls --format json
+# (docker joins labels in Go map order, i.e. randomly: JSON rows only for networks with <= 1 label)
+same "ls --format json" network ls --format json --filter type=builtin
+same "ls --format json custom" network ls --format json -f name=n-10 -f name=n-1
 same "ls --format table" network ls --format table
 same "ls --format raw" network ls --format raw
 same "ls --format raw -q" network ls --format raw -q
