@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod filters;
 pub mod ids;
+pub mod plugin;
 pub mod sandbox;
 pub mod version;
 
