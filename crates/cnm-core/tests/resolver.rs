@@ -514,6 +514,8 @@ fn forwards_other_names_over_udp_and_tcp() {
     ask_udp(&web, "web", RecordType::A);
     ask_udp(&web, "nosuchname", RecordType::A);
     assert_eq!(upstream.udp_queries.load(Ordering::SeqCst), 1);
+    let stats = f.resolver.stats();
+    assert_eq!((stats.forwarded, stats.local_answers, stats.upstream_failures), (2, 2, 0), "{stats:?}");
 }
 
 #[test]

@@ -22,16 +22,18 @@ mod forward;
 mod records;
 mod resolv_conf;
 mod server;
+mod stats;
 mod wire;
 
 pub use forward::Forwarded;
 pub use records::{Family, NameLookup, RecordTable, RecordTableBuilder};
 pub use resolv_conf::{HostResolvConf, ResolvConfSpec, resolv_conf};
+pub use stats::ResolverStats;
 pub use wire::{LOCAL_TTL, MAX_QUERY_LEN, Outcome, Transport, build_query, error_reply, handle};
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -127,6 +129,7 @@ pub struct Shared {
     records: RwLock<Arc<RecordTable>>,
     upstreams: RwLock<Arc<[SocketAddr]>>,
     forwarder: Forwarder,
+    counters: stats::Counters,
 }
 
 impl Shared {
@@ -182,6 +185,7 @@ impl Resolver {
             records: RwLock::new(Arc::new(RecordTable::default())),
             upstreams: RwLock::new(usable_upstreams(&config.upstreams, MAX_UPSTREAMS)),
             forwarder,
+            counters: stats::Counters::default(),
             config,
         };
         Resolver {
@@ -281,9 +285,22 @@ impl Resolver {
             .unwrap_or_else(|e| e.into_inner()) = usable_upstreams(&upstreams, MAX_UPSTREAMS);
     }
 
+    /// What the resolver did so far, all sandboxes together.
+    pub fn stats(&self) -> ResolverStats {
+        self.inner.shared.counters.snapshot()
+    }
+
     fn served(&self) -> std::sync::MutexGuard<'_, HashMap<SandboxKey, Served>> {
         self.inner.served.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Upstreams on port 53 for nameserver addresses (`--dns`, a resolv.conf's `nameserver`s).
+pub fn upstreams_on_port_53(nameservers: &[IpAddr]) -> Vec<SocketAddr> {
+    nameservers
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, 53))
+        .collect()
 }
 
 /// Binds the UDP socket and the TCP listener inside the namespace (on a thread that joined
@@ -319,5 +336,55 @@ async fn bind_in(
             source,
         }),
         Ok(Ok(sockets)) => Ok(sockets),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn start_and_stop_futures_can_be_spawned() {
+        let resolver = Resolver::new(ResolverConfig::default());
+        let sandbox = Id::random();
+        assert_send(&resolver.start(&sandbox, Path::new("/nonexistent"), None));
+        assert_send(&resolver.stop(&sandbox));
+    }
+
+    #[test]
+    fn upstreams_are_capped_deduplicated_and_never_ourselves() {
+        let ips: Vec<IpAddr> = [
+            "127.0.0.11",
+            "10.0.0.1",
+            "10.0.0.1",
+            "10.0.0.2",
+            "::1",
+            "10.0.0.4",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let kept = usable_upstreams(&upstreams_on_port_53(&ips), MAX_UPSTREAMS);
+        let expected: Vec<SocketAddr> = ["10.0.0.1:53", "10.0.0.2:53", "[::1]:53"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(&*kept, expected.as_slice());
+    }
+
+    #[tokio::test]
+    async fn stop_of_an_unknown_sandbox_is_a_no_op_and_bad_paths_fail_typed() {
+        let resolver = Resolver::new(ResolverConfig::default());
+        let sandbox = Id::random();
+        resolver.stop(&sandbox).await;
+        let error = resolver
+            .start(&sandbox, Path::new("/nonexistent/netns"), None)
+            .await
+            .expect_err("no such namespace");
+        assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+        assert!(!resolver.is_serving(&sandbox));
+        assert_eq!(resolver.stats(), ResolverStats::default());
     }
 }

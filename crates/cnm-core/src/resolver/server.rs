@@ -32,6 +32,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use super::Shared;
 use super::forward::Forwarded;
+use super::stats::Fate;
 use super::wire::{MAX_QUERY_LEN, Outcome, Transport, error_reply, handle};
 
 /// Forwarded UDP queries in flight per sandbox before new ones are refused.
@@ -52,7 +53,14 @@ pub struct SandboxContext {
 impl SandboxContext {
     fn decide(&self, query: &[u8], transport: Transport) -> Outcome {
         let table = self.shared.records();
-        handle(query, &table, &self.sandbox, transport)
+        let outcome = handle(query, &table, &self.sandbox, transport);
+        match outcome {
+            Outcome::Reply(_) => self.shared.counters.count(Fate::Local),
+            Outcome::Drop => self.shared.counters.count(Fate::Dropped),
+            // Counted when the forward ends.
+            Outcome::Forward(_) => {}
+        }
+        outcome
     }
 
     fn upstreams(&self) -> Arc<[SocketAddr]> {
@@ -72,16 +80,20 @@ impl SandboxContext {
         transport: Transport,
     ) -> Vec<u8> {
         let upstreams = self.upstreams();
-        match self
-            .shared
-            .forwarder
-            .forward(&query, &upstreams, transport)
-            .await
-        {
-            Forwarded::Reply(reply) => reply,
-            Forwarded::Failed => error_reply(&request, ResponseCode::ServFail, transport),
-            Forwarded::Refused => error_reply(&request, ResponseCode::Refused, transport),
-        }
+        let forwarder = &self.shared.forwarder;
+        let (fate, reply) = match forwarder.forward(&query, &upstreams, transport).await {
+            Forwarded::Reply(reply) => (Fate::Forwarded, reply),
+            Forwarded::Failed => (
+                Fate::UpstreamFailure,
+                error_reply(&request, ResponseCode::ServFail, transport),
+            ),
+            Forwarded::Refused => (
+                Fate::Refused,
+                error_reply(&request, ResponseCode::Refused, transport),
+            ),
+        };
+        self.shared.counters.count(fate);
+        reply
     }
 }
 
@@ -105,6 +117,7 @@ pub async fn serve_udp(socket: UdpSocket, context: Arc<SandboxContext>) {
                         let _ = socket.send_to(&reply, peer).await;
                     }
                     Outcome::Forward(request) if pending.len() >= MAX_PENDING_UDP => {
+                        context.shared.counters.count(Fate::Refused);
                         let refused = error_reply(&request, ResponseCode::Refused, Transport::Udp);
                         let _ = socket.send_to(&refused, peer).await;
                     }
