@@ -61,6 +61,8 @@ impl Kind {
 #[derive(Clone, Copy, Debug)]
 pub struct Memory {
     pub own_kib: u64,
+    pub own_anon_kib: u64,
+    pub own_file_kib: u64,
     pub helpers_kib: u64,
     pub helpers: usize,
 }
@@ -99,10 +101,12 @@ impl Daemon {
     }
 
     pub fn memory(&self) -> anyhow::Result<Memory> {
-        let own_kib = rss::rss_kib(self.pid)?;
+        let own = rss::resident(self.pid)?;
         let (helpers_kib, helpers) = rss::helpers_rss_kib(self.pid, self.helper_marker.as_deref());
         Ok(Memory {
-            own_kib,
+            own_kib: own.total_kib,
+            own_anon_kib: own.anon_kib,
+            own_file_kib: own.file_kib,
             helpers_kib,
             helpers,
         })

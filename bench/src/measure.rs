@@ -2,14 +2,16 @@
 //!
 //! Contract, in order (each series preceded by `warmup` untimed iterations):
 //! 1. memory idle (the daemon was just started);
-//! 2. fill: create `networks` bridge networks one at a time, timing each; memory at 100 and
+//! 2. `endpoints` holders (sandboxes / containers) on one network (creation timed), memory,
+//!    removal timed — early, so that reading is not inflated by what the allocator kept from
+//!    the 1000-network phase;
+//! 3. a holder on network `base`: `connect_pairs` timed connect and disconnect of a second
+//!    network;
+//! 4. fill: create `networks` bridge networks one at a time, timing each; memory at 100 and
 //!    at `compare_at` networks; at `compare_at`, time `lookups` `GET /networks` and
-//!    `GET /networks/{id}` (ids taken round-robin); at the end, `GET /networks` again;
-//! 3. remove them all, last created first, timing each (the series `network_rm` is the removals
-//!    from `compare_at` down to 0, the same state range on both daemons);
-//! 4. a holder (sandbox / container) on network `base`: `connect_pairs` timed connect and
-//!    disconnect of a second network;
-//! 5. `endpoints` holders on one network (creation timed), memory, removal timed.
+//!    `GET /networks/{id}` (ids taken with a stride); at the end, `GET /networks` again;
+//! 5. remove them all, last created first, timing each (the series `network_rm` is the removals
+//!    from `compare_at` down to 0, the same state range on both daemons).
 //!
 //! It leaves nothing behind when it succeeds; `cleanup` removes what a failed run left.
 
@@ -58,13 +60,15 @@ impl Recorder {
     fn memory(&mut self, daemon: &Daemon, key: &str, label: &str) -> anyhow::Result<()> {
         let m = daemon.memory()?;
         progress(&format!(
-            "memory {label}: {} KiB (helpers: {} KiB in {})",
-            m.own_kib, m.helpers_kib, m.helpers
+            "memory {label}: {} KiB (anon {}, file {}; helpers: {} KiB in {})",
+            m.own_kib, m.own_anon_kib, m.own_file_kib, m.helpers_kib, m.helpers
         ));
         self.memory.push(MemoryPoint {
             key: key.into(),
             label: label.into(),
             own_kib: m.own_kib,
+            own_anon_kib: m.own_anon_kib,
+            own_file_kib: m.own_file_kib,
             helpers_kib: m.helpers_kib,
             helpers: m.helpers,
         });
@@ -81,6 +85,8 @@ pub async fn run(daemon: &mut Daemon, plan: Plan) -> anyhow::Result<Results> {
         memory: Vec::new(),
     };
     rec.memory(daemon, mem::IDLE, "idle")?;
+    endpoints(daemon, &plan, &mut rec).await?;
+    connect_disconnect(daemon, &plan, &mut rec).await?;
 
     let create_times = fill_and_drain(daemon, &plan, &mut rec).await?;
     let create_blocks = create_times
@@ -92,9 +98,6 @@ pub async fn run(daemon: &mut Daemon, plan: Plan) -> anyhow::Result<Results> {
             summary: summarize(chunk),
         })
         .collect();
-
-    connect_disconnect(daemon, &plan, &mut rec).await?;
-    endpoints(daemon, &plan, &mut rec).await?;
 
     Ok(Results {
         daemon: daemon.kind.name().into(),

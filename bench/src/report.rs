@@ -38,22 +38,30 @@ fn op_row(label: &str, k: &str, cnm: &Results, dockerd: &Results) -> Option<Row>
     (row.cnm.is_some() || row.dockerd.is_some()).then_some(row)
 }
 
-fn memory_row(
-    label: &str,
-    k: &str,
-    with_helpers: bool,
-    cnm: &Results,
-    dockerd: &Results,
-) -> Option<Row> {
+/// Which part of a memory reading a row shows.
+#[derive(Clone, Copy)]
+enum Part {
+    /// The daemon's own `VmRSS`.
+    Own,
+    /// Its anonymous part (heap, stacks).
+    Anon,
+    /// Its file-backed part (the mapped binary and libraries).
+    File,
+    /// `VmRSS` plus the helper processes (dockerd: containerd and shims).
+    WithHelpers,
+}
+
+fn memory_row(label: &str, k: &str, part: Part, cnm: &Results, dockerd: &Results) -> Option<Row> {
     let pick = |r: &Results| {
-        r.memory(k).map(|m| {
-            let kib = if with_helpers {
-                m.own_kib + m.helpers_kib
-            } else {
-                m.own_kib
-            };
-            (kib as f64 / MIB, f64::NAN)
-        })
+        let m = r.memory(k)?;
+        let kib = match part {
+            Part::Own => m.own_kib,
+            Part::Anon => m.own_anon_kib,
+            Part::File => m.own_file_kib,
+            Part::WithHelpers => m.own_kib + m.helpers_kib,
+        };
+        // Readings from before the split was recorded have no parts.
+        (kib > 0).then_some((kib as f64 / MIB, f64::NAN))
     };
     let row = Row {
         label: label.to_string(),
@@ -150,42 +158,52 @@ pub fn rows(cnm: &Results, dockerd: &Results) -> Vec<Row> {
         cnm,
         dockerd,
     ));
-    rows.extend(memory_row("RSS idle", mem::IDLE, false, cnm, dockerd));
-    rows.extend(memory_row(
-        "RSS, 100 networks",
-        mem::NETWORKS_100,
-        false,
-        cnm,
-        dockerd,
-    ));
-    rows.extend(memory_row(
-        &format!("RSS, {compare} networks"),
-        mem::NETWORKS_COMPARE,
-        false,
-        cnm,
-        dockerd,
-    ));
-    rows.extend(memory_row(
-        &format!("RSS, {endpoints} endpoints"),
-        mem::ENDPOINTS,
-        false,
-        cnm,
-        dockerd,
-    ));
-    rows.extend(memory_row(
-        "RSS idle, with helpers (containerd)",
-        mem::IDLE,
-        true,
-        cnm,
-        dockerd,
-    ));
-    rows.extend(memory_row(
-        &format!("RSS, {endpoints} endpoints, with helpers (containerd + shims)"),
-        mem::ENDPOINTS,
-        true,
-        cnm,
-        dockerd,
-    ));
+    let memory = [
+        ("RSS idle".to_string(), mem::IDLE, Part::Own),
+        (
+            "  anonymous (heap, stacks)".to_string(),
+            mem::IDLE,
+            Part::Anon,
+        ),
+        (
+            "  file-backed (binary, libraries)".to_string(),
+            mem::IDLE,
+            Part::File,
+        ),
+        (
+            format!("RSS, {endpoints} endpoints"),
+            mem::ENDPOINTS,
+            Part::Own,
+        ),
+        (
+            "  anonymous (heap, stacks)".to_string(),
+            mem::ENDPOINTS,
+            Part::Anon,
+        ),
+        (
+            "RSS, 100 networks".to_string(),
+            mem::NETWORKS_100,
+            Part::Own,
+        ),
+        (
+            format!("RSS, {compare} networks"),
+            mem::NETWORKS_COMPARE,
+            Part::Own,
+        ),
+        (
+            "RSS idle, with helpers (containerd)".to_string(),
+            mem::IDLE,
+            Part::WithHelpers,
+        ),
+        (
+            format!("RSS, {endpoints} endpoints, with helpers (containerd + shims)"),
+            mem::ENDPOINTS,
+            Part::WithHelpers,
+        ),
+    ];
+    for (label, k, part) in memory {
+        rows.extend(memory_row(&label, k, part, cnm, dockerd));
+    }
     rows
 }
 
@@ -349,7 +367,7 @@ pub fn markdown(
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            r.label.trim_start().replace('|', "\\|"),
+            markdown_label(&r.label),
             figure(r.cnm, r.unit),
             figure(r.dockerd, r.unit),
             ratio(r.ratio())
@@ -367,6 +385,15 @@ pub fn markdown(
     }
     md.push_str(&method(cnm, dockerd));
     md
+}
+
+/// Indented (sub-)rows keep their nesting in markdown, where leading spaces are lost.
+fn markdown_label(label: &str) -> String {
+    let text = label.replace('|', "\\|");
+    match text.strip_prefix("  ") {
+        Some(sub) => format!("↳ {sub}"),
+        None => text,
+    }
 }
 
 fn method(cnm: &Results, dockerd: &Results) -> String {
@@ -392,12 +419,17 @@ of creates.\n\
 - connect/disconnect: a second bridge network joined to and left by a live holder attached to network \
 `base` — on cnm a sandbox (`POST /sandboxes/create`), on dockerd a running container \
 (`bb sleep 1d`). A holder attached to `none` may not join other networks (Docker's rule).\n\
-- Memory is `VmRSS` of the daemon's own process from `/proc/PID/status`; the \"with helpers\" rows add \
-dockerd's managed containerd and every containerd-shim of this dockerd (cnm has none). Holder create \
-rows are not like for like (a container run starts a process) and are given for scale only.\n\
+- Order on each daemon: memory idle; {endpoints} holders on one network (memory read with all of them \
+present); connect/disconnect; the network fill and drain. Memory is `VmRSS` of the daemon's own \
+process from `/proc/PID/status`, split into its anonymous and file-backed parts (`RssAnon`, \
+`RssFile`); the network readings come after the endpoint phase, so they include what the allocator \
+kept from it. The \"with helpers\" rows add dockerd's managed containerd and every containerd-shim \
+of this dockerd (cnm has none). Holder create rows are not like for like (a container run starts a \
+process) and are given for scale only.\n\
 - Counts, cnm: {}.\n- Counts, dockerd: {}.\n",
         counts(cnm),
         counts(dockerd),
-        compare = cnm.plan.compare_at
+        compare = cnm.plan.compare_at,
+        endpoints = cnm.plan.endpoints
     )
 }

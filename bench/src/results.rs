@@ -69,6 +69,11 @@ pub struct MemoryPoint {
     pub key: String,
     pub label: String,
     pub own_kib: u64,
+    /// The anonymous (heap, stacks) and file-backed (binary, libraries) parts of `own_kib`.
+    #[serde(default)]
+    pub own_anon_kib: u64,
+    #[serde(default)]
+    pub own_file_kib: u64,
     /// Helper processes (dockerd: containerd and the shims); 0 for cnm.
     pub helpers_kib: u64,
     pub helpers: usize,

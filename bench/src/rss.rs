@@ -1,7 +1,7 @@
 //! Resident memory of daemons, read from `/proc`.
 //!
-//! Contract: `rss_kib` is the `VmRSS` line of `/proc/PID/status` (resident anonymous + file +
-//! shmem pages, in KiB). `helpers_rss_kib` sums the processes a daemon relies on but does not
+//! Contract: `resident` is the `VmRSS` line of `/proc/PID/status` (resident anonymous + file +
+//! shmem pages, in KiB) with its `RssAnon` and `RssFile` parts. `helpers_rss_kib` sums the processes a daemon relies on but does not
 //! count in its own RSS: for dockerd, its managed `containerd` (a child) and every
 //! `containerd-shim` whose command line names that containerd's socket.
 
@@ -9,15 +9,35 @@ use std::fs;
 
 use anyhow::Context;
 
-pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("read /proc/{pid}/status"))?;
-    parse_vm_rss(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
+/// `VmRSS` and its split into anonymous memory (heap, stacks) and file-backed pages (the
+/// mapped binary and libraries), in KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resident {
+    pub total_kib: u64,
+    pub anon_kib: u64,
+    pub file_kib: u64,
 }
 
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+pub fn resident(pid: u32) -> anyhow::Result<Resident> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("read /proc/{pid}/status"))?;
+    parse_resident(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+fn field_kib(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|l| {
+        l.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn parse_resident(status: &str) -> Option<Resident> {
+    Some(Resident {
+        total_kib: field_kib(status, "VmRSS")?,
+        anon_kib: field_kib(status, "RssAnon").unwrap_or(0),
+        file_kib: field_kib(status, "RssFile").unwrap_or(0),
+    })
 }
 
 /// Parent pid and command line (NUL-separated arguments joined by spaces) of a process.
@@ -52,8 +72,8 @@ pub fn helpers_rss_kib(daemon: u32, marker: Option<&str>) -> (u64, usize) {
             continue;
         };
         let belongs = ppid == daemon || marker.is_some_and(|m| cmdline.contains(m));
-        if belongs && let Ok(kib) = rss_kib(pid) {
-            total += kib;
+        if belongs && let Ok(r) = resident(pid) {
+            total += r.total_kib;
             count += 1;
         }
     }
@@ -65,16 +85,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_vm_rss_line() {
-        let status = "Name:\tcnm\nVmPeak:\t  9000 kB\nVmRSS:\t    7432 kB\nRssAnon:\t 3000 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(7432));
-        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+    fn reads_vm_rss_and_its_split() {
+        let status = "Name:\tcnm\nVmRSS:\t    7432 kB\nRssAnon:\t 3000 kB\nRssFile:\t 4432 kB\n";
+        let expected = Resident {
+            total_kib: 7432,
+            anon_kib: 3000,
+            file_kib: 4432,
+        };
+        assert_eq!(parse_resident(status), Some(expected));
+        assert_eq!(parse_resident("Name:\tx\n"), None);
     }
 
     #[test]
     fn own_process_has_rss_and_a_parent() {
         let me = std::process::id();
-        assert!(rss_kib(me).unwrap() > 0);
+        assert!(resident(me).unwrap().total_kib > 0);
         let (ppid, cmdline) = process_info(me).unwrap();
         assert!(ppid > 0);
         assert!(!cmdline.is_empty());
