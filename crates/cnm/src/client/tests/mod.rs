@@ -1,10 +1,12 @@
 //! Tests of the client commands that need more than one module: golden outputs recorded from
 //! the real docker CLI, and whole commands against a fake daemon on a unix socket.
 
-mod api;
+mod api_http;
+mod api_network;
 mod exec;
 mod fake_daemon;
 mod golden_network;
+mod network_cmd;
 mod sandbox;
 
 use std::io::Cursor;
