@@ -73,6 +73,8 @@ pub struct Drivers {
     pub bridge: Driver,
     pub host: Driver,
     pub null: Driver,
+    pub macvlan: Driver,
+    pub ipvlan: Driver,
 }
 
 impl Drivers {
@@ -81,6 +83,8 @@ impl Drivers {
             "bridge" => Some(&mut self.bridge),
             "host" => Some(&mut self.host),
             "null" => Some(&mut self.null),
+            "macvlan" => Some(&mut self.macvlan),
+            "ipvlan" => Some(&mut self.ipvlan),
             _ => None,
         }
     }
@@ -90,6 +94,8 @@ impl Drivers {
             "bridge" => Some(&self.bridge),
             "host" => Some(&self.host),
             "null" => Some(&self.null),
+            "macvlan" => Some(&self.macvlan),
+            "ipvlan" => Some(&self.ipvlan),
             _ => None,
         }
     }
@@ -102,6 +108,8 @@ pub(crate) struct State {
     pub endpoints: HashMap<Id, Endpoint>,
     /// `(network, endpoint name)` → endpoint.
     pub endpoint_names: HashMap<(Id, String), Id>,
+    /// network → its endpoints, so inspect and delete never scan all endpoints.
+    pub network_endpoints: HashMap<Id, std::collections::BTreeSet<Id>>,
     pub sandboxes: BTreeMap<Id, Sandbox>,
     pub sandbox_names: HashMap<String, Id>,
     /// Open netlink connections into each sandbox's namespace.
@@ -127,6 +135,7 @@ impl State {
             network_names: HashMap::new(),
             endpoints: HashMap::new(),
             endpoint_names: HashMap::new(),
+            network_endpoints: HashMap::new(),
             sandboxes: BTreeMap::new(),
             sandbox_names: HashMap::new(),
             sandbox_links: HashMap::new(),
@@ -151,12 +160,19 @@ impl State {
 
     pub fn insert_endpoint(&mut self, e: Endpoint) {
         self.endpoint_names.insert((e.network.clone(), e.name.clone()), e.id.clone());
+        self.network_endpoints.entry(e.network.clone()).or_default().insert(e.id.clone());
         self.endpoints.insert(e.id.clone(), e);
     }
 
     pub fn remove_endpoint(&mut self, id: &Id) -> Option<Endpoint> {
         let e = self.endpoints.remove(id)?;
         self.endpoint_names.remove(&(e.network.clone(), e.name.clone()));
+        if let Some(set) = self.network_endpoints.get_mut(&e.network) {
+            set.remove(id);
+            if set.is_empty() {
+                self.network_endpoints.remove(&e.network);
+            }
+        }
         Some(e)
     }
 
@@ -174,11 +190,14 @@ impl State {
 
     /// Endpoints attached to a network.
     pub fn endpoints_of(&self, network: &Id) -> Vec<&Endpoint> {
-        self.endpoints.values().filter(|e| &e.network == network).collect()
+        self.network_endpoints
+            .get(network)
+            .map(|ids| ids.iter().filter_map(|id| self.endpoints.get(id)).collect())
+            .unwrap_or_default()
     }
 
     pub fn network_in_use(&self, network: &Id) -> bool {
-        self.endpoints.values().any(|e| &e.network == network)
+        self.network_endpoints.get(network).is_some_and(|s| !s.is_empty())
     }
 }
 

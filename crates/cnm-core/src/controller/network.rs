@@ -161,6 +161,22 @@ impl Controller {
         let state = self.state.lock().await;
         state.networks.values().map(|n| NetworkView::build(&state, n)).collect()
     }
+
+    /// The list of `GET /networks`, built straight from the state: no copies of records and
+    /// no endpoint scans, since this is what `docker network ls` calls.
+    pub async fn list_networks(
+        &self,
+        accept: impl Fn(&Network, bool) -> bool,
+        legacy: bool,
+    ) -> Vec<cnm_types::engine::Network> {
+        let state = self.state.lock().await;
+        state
+            .networks
+            .values()
+            .filter(|n| accept(n, state.network_in_use(&n.id)))
+            .map(|n| super::views::network_to_engine(n, None, legacy))
+            .collect()
+    }
 }
 
 fn check_removable(state: &State, network: &Network) -> Result<()> {

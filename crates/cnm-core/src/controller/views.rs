@@ -56,9 +56,15 @@ impl NetworkView {
     /// `legacy` is for clients older than API 1.48, which Docker 20.10–27 served: they did
     /// not fill in the gateway of a subnet the user configured.
     pub fn to_engine(&self, with_containers: bool, legacy: bool) -> engine::Network {
-        let n = &self.network;
-        let containers = with_containers.then(|| {
-            self.endpoints
+        let endpoints: Vec<&Endpoint> = self.endpoints.iter().collect();
+        network_to_engine(&self.network, with_containers.then_some(endpoints.as_slice()), legacy)
+    }
+}
+
+/// A network in the Engine API's shape; `containers` is `None` for list items.
+pub fn network_to_engine(n: &Network, containers: Option<&[&Endpoint]>, legacy: bool) -> engine::Network {
+        let containers = containers.map(|endpoints| {
+            endpoints
                 .iter()
                 .map(|e| {
                     let resource = EndpointResource {
@@ -91,7 +97,6 @@ impl NetworkView {
             containers,
             status: None,
         }
-    }
 }
 
 /// `IPAM.Config`: the user's entries with the allocated subnet and gateway filled in, or the

@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::{ArgAction, Args};
 use cnm_core::controller::{Config, DefaultBridge, Drivers};
 use cnm_core::driver::bridge::BridgeSettings;
-use cnm_core::driver::{BridgeDriver, Driver};
+use cnm_core::driver::sublink::{Flavor, ParentUsers, SublinkSettings};
+use cnm_core::driver::{BridgeDriver, Driver, SublinkDriver};
 use cnm_core::ipam::PredefinedPools;
 use cnm_core::ipam::pools::PoolBase;
 use ipnet::IpNet;
@@ -124,6 +125,16 @@ impl DaemonArgs {
 
 pub fn build_drivers(args: &DaemonArgs) -> anyhow::Result<Drivers> {
     let host = cnm_core::osl::Netlink::current().context("opening netlink for the bridge driver")?;
-    let bridge = BridgeDriver::new(BridgeSettings { ip_forward: args.ip_forward }, host);
-    Ok(Drivers { bridge: Driver::Bridge(bridge), host: Driver::Host, null: Driver::Null })
+    let bridge = BridgeDriver::new(BridgeSettings { ip_forward: args.ip_forward }, host.clone());
+    // One registry of parent links for both drivers, so neither deletes a parent the other uses.
+    let parents = ParentUsers::default();
+    let sublink = SublinkSettings { netns_dir: args.exec_root.join("netns") };
+    let sublink_driver = |flavor| SublinkDriver::new(flavor, sublink.clone(), host.clone(), parents.clone());
+    Ok(Drivers {
+        bridge: Driver::Bridge(bridge),
+        host: Driver::Host,
+        null: Driver::Null,
+        macvlan: Driver::Macvlan(sublink_driver(Flavor::Macvlan)),
+        ipvlan: Driver::Ipvlan(sublink_driver(Flavor::Ipvlan)),
+    })
 }

@@ -1,7 +1,7 @@
 //! `GET /networks` filters (spec §6.4): name and id are unanchored regexes, driver and scope
 //! exact, labels AND-ed, type builtin/custom, dangling true/false.
 
-use cnm_core::controller::NetworkView;
+use cnm_core::model::Network;
 use cnm_types::filters::Filters;
 use regex::Regex;
 
@@ -69,8 +69,7 @@ impl NetworkFilter {
         })
     }
 
-    pub fn accepts(&self, view: &NetworkView) -> bool {
-        let n = &view.network;
+    pub fn accepts(&self, n: &Network, in_use: bool) -> bool {
         let builtin = BUILTIN.contains(&n.name.as_str());
         matches_any(&self.names, &n.name)
             && matches_any(&self.ids, n.id.as_str())
@@ -78,6 +77,6 @@ impl NetworkFilter {
             && (self.scopes.is_empty() || self.scopes.contains(&n.scope))
             && self.labels.iter().all(|l| cnm_core::controller::label_matches(&n.labels, l))
             && self.builtin.is_none_or(|want| want == builtin)
-            && self.dangling.is_none_or(|want| want == (!builtin && view.endpoints.is_empty()))
+            && self.dangling.is_none_or(|want| want == (!builtin && !in_use))
     }
 }

@@ -36,9 +36,13 @@ fn shaped(view: &NetworkView, with_containers: bool, version: RequestVersion) ->
 
 pub async fn list(State(c): State<Shared>, Extension(v): Extension<RequestVersion>, Query(q): QueryMap) -> ApiResult<Response> {
     let filter = NetworkFilter::parse(&filters_of(&q)?)?;
-    let items: Vec<serde_json::Value> =
-        c.networks().await.iter().filter(|n| filter.accepts(n)).map(|n| shaped(n, false, v)).collect();
-    Ok(Json(items).into_response())
+    let legacy = v.0 < MODERN_NETWORK_SHAPE;
+    let items = c.list_networks(|n, in_use| filter.accepts(n, in_use), legacy).await;
+    Ok(if legacy {
+        Json(items.into_iter().map(LegacyNetwork::from).collect::<Vec<_>>()).into_response()
+    } else {
+        Json(items).into_response()
+    })
 }
 
 pub async fn inspect(
