@@ -20,6 +20,9 @@ pub struct SandboxNetwork {
 }
 
 /// One published port: `[HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]`.
+///
+/// Ranges are inclusive; a single port has `*_end == *_port` (or 0); host port 0 means "pick
+/// a free port"; a host range with a single container port means "any one port of that range".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct PortBinding {
@@ -62,7 +65,7 @@ pub struct SandboxCreateResponse {
 
 /// `NetworkSettings` of a sandbox, as in `docker inspect`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct NetworkSettings {
     pub sandbox_key: String,
     pub networks: BTreeMap<String, EndpointSettings>,
@@ -70,7 +73,7 @@ pub struct NetworkSettings {
 
 /// `GET /sandboxes/{id}` answer, and the items of `GET /sandboxes`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Sandbox {
     pub id: String,
     pub name: String,

@@ -30,7 +30,20 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            // Flag errors exit 125 with a pointer to --help, as docker's do.
+            eprint!("{}", e.render());
+            eprintln!("\nRun 'cnm --help' for more information");
+            std::process::exit(125);
+        }
+    };
     let code = match cli.command {
         Command::Daemon(args) => daemon::run(*args),
         Command::Network(cmd) => client::run_network(cli.host, cmd),
