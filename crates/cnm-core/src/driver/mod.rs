@@ -19,9 +19,11 @@ use crate::osl::Netlink;
 pub mod bridge;
 pub mod fake;
 pub mod options;
+pub mod sublink;
 
 pub use bridge::BridgeDriver;
 pub use fake::FakeDriver;
+pub use sublink::SublinkDriver;
 
 /// Where a driver's state and connectivity reach (spec §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +55,12 @@ pub enum Driver {
     Bridge(BridgeDriver),
     /// A test double (no kernel); see `fake.rs`.
     Fake(FakeDriver),
+    Macvlan(SublinkDriver),
+    Ipvlan(SublinkDriver),
 }
 
 /// The names of built-in drivers, for error messages and `docker info`-like listings.
-pub const BUILTIN: [&str; 3] = ["bridge", "host", "null"];
+pub const BUILTIN: [&str; 5] = ["bridge", "host", "ipvlan", "macvlan", "null"];
 
 impl Driver {
     pub fn name(&self) -> &'static str {
@@ -64,22 +68,28 @@ impl Driver {
             Driver::Null => "null",
             Driver::Host => "host",
             Driver::Bridge(_) | Driver::Fake(_) => "bridge",
+            Driver::Macvlan(_) => "macvlan",
+            Driver::Ipvlan(_) => "ipvlan",
         }
     }
 
     pub fn capability(&self) -> Capability {
-        Capability { data_scope: "local", connectivity_scope: "local" }
+        match self {
+            Driver::Macvlan(_) | Driver::Ipvlan(_) => Capability { data_scope: "local", connectivity_scope: "global" },
+            _ => Capability { data_scope: "local", connectivity_scope: "local" },
+        }
     }
 
     /// Null and host networks get no IPAM allocation (Docker's "special drivers").
     pub fn allocates_addresses(&self) -> bool {
-        matches!(self, Driver::Bridge(_) | Driver::Fake(_))
+        matches!(self, Driver::Bridge(_) | Driver::Fake(_) | Driver::Macvlan(_) | Driver::Ipvlan(_))
     }
 
     /// Checks options and conflicts before anything is allocated or created.
     pub fn validate(&self, network: &Network, others: &[&Network]) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.validate(network, others),
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.validate(network),
             Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
         }
     }
@@ -88,6 +98,7 @@ impl Driver {
     pub fn skip_gateway(&self, network: &Network) -> Result<(bool, bool)> {
         match self {
             Driver::Bridge(b) => b.skip_gateway(network),
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.skip_gateway(network),
             Driver::Null | Driver::Host | Driver::Fake(_) => Ok((false, false)),
         }
     }
@@ -96,6 +107,7 @@ impl Driver {
     pub async fn create_network(&mut self, network: &Network, others: &[&Network]) -> Result<bool> {
         match self {
             Driver::Bridge(b) => b.create_network(network, others).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.create_network(network).await,
             Driver::Fake(f) => f.create_network(network),
             Driver::Null | Driver::Host => Ok(false),
         }
@@ -106,6 +118,7 @@ impl Driver {
     pub async fn restore_network(&mut self, network: &Network) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.restore_network(network).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.restore_network(network).await,
             Driver::Fake(f) => f.create_network(network).map(|_| ()),
             Driver::Null | Driver::Host => Ok(()),
         }
@@ -114,6 +127,7 @@ impl Driver {
     pub async fn delete_network(&mut self, network: &Network) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.delete_network(network).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.delete_network(network).await,
             Driver::Fake(f) => f.delete_network(network),
             Driver::Null | Driver::Host => Ok(()),
         }
@@ -123,6 +137,7 @@ impl Driver {
     pub async fn attach(&mut self, network: &Network, endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
         match self {
             Driver::Bridge(b) => b.attach(network, endpoint, sandbox).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.attach(network, endpoint, sandbox).await,
             Driver::Fake(f) => f.attach(network, endpoint, sandbox),
             Driver::Null | Driver::Host => Ok(JoinInfo::default()),
         }
@@ -132,6 +147,7 @@ impl Driver {
     pub async fn detach(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
         match self {
             Driver::Bridge(b) => b.detach(network, endpoint).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.detach(network, endpoint).await,
             Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
         }
     }
@@ -140,6 +156,7 @@ impl Driver {
     pub async fn endpoint_intact(&self, network: &Network, endpoint: &Endpoint) -> Result<bool> {
         match self {
             Driver::Bridge(b) => b.endpoint_intact(network, endpoint).await,
+            Driver::Macvlan(d) | Driver::Ipvlan(d) => d.endpoint_intact(network, endpoint).await,
             Driver::Null | Driver::Host | Driver::Fake(_) => Ok(true),
         }
     }
