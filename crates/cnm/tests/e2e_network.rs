@@ -253,3 +253,35 @@ fn ipv6_null_host_and_adopted_namespaces() {
     assert_eq!(links, vec!["lo"], "the adopted namespace is left, minus cnm's interface");
     let _ = Command::new("umount").arg(&path).status();
 }
+
+#[test]
+fn sandboxes_find_each_other_by_name_on_user_defined_networks_only() {
+    if !support::root_or_loud_skip("dns") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    ok(host.docker(&["network", "create", "apps"]));
+    create_sandbox(&host, "web", &["apps"]);
+    create_sandbox(&host, "cli", &["bridge"]);
+    ok(host.docker(&["network", "connect", "--alias", "api", "apps", "cli"]));
+    let key = sandbox(&host, "web")["NetworkSettings"]["SandboxKey"].as_str().unwrap().to_string();
+    let lookup = |name: &str| text(&nsenter(&key, &["busybox", "nslookup", name, "127.0.0.11"]));
+    let cli_ip = ip_of(&host, "cli", "apps");
+    assert!(lookup("cli").contains(&cli_ip), "{}", lookup("cli"));
+    assert!(lookup("cli.apps").contains(&cli_ip), "{}", lookup("cli.apps"));
+    assert!(lookup("api").contains(&cli_ip), "{}", lookup("api"));
+    // The sandbox's resolv.conf names the embedded resolver.
+    let resolv = std::fs::read_to_string(sandbox(&host, "web")["ResolvConfPath"].as_str().unwrap()).unwrap();
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    // Ping by name goes through the resolver and the bridge (hosts and resolv.conf are the
+    // sandbox's, as `cnm sandbox exec` mounts them).
+    let ping = host.in_netns("web", &["busybox", "ping", "-c", "1", "-W", "2", "cli"]);
+    assert!(ping.status.success() && text(&ping).contains(&cli_ip), "{}", text(&ping));
+    // On the default bridge there is no embedded DNS.
+    create_sandbox(&host, "plain", &["bridge"]);
+    let resolv = std::fs::read_to_string(sandbox(&host, "plain")["ResolvConfPath"].as_str().unwrap()).unwrap();
+    assert!(!resolv.contains("127.0.0.11"), "{resolv}");
+    // Disconnect removes the name at once.
+    ok(host.docker(&["network", "disconnect", "apps", "cli"]));
+    assert!(!lookup("cli").contains(&cli_ip), "{}", lookup("cli"));
+}

@@ -220,16 +220,24 @@ impl Controller {
         updated.endpoints.push(endpoint.id.clone());
         state.insert_endpoint(endpoint.clone());
         state.insert_sandbox(updated.clone());
-        let routed = gateway::program(state, &sandbox.id, &before).await;
-        let persisted = routed.and_then(|()| {
+        let had_resolver = self.resolver.is_serving(&sandbox.id);
+        let finished = async {
+            gateway::program(state, &sandbox.id, &before).await?;
             write_hosts(state, &updated)?;
+            self.refresh_records(state);
+            self.ensure_resolver(state, &sandbox.id).await?;
             let mut batch = Batch::default();
             batch.put(Kind::Endpoint, endpoint.id.as_str(), &endpoint).put(Kind::Sandbox, updated.id.as_str(), &updated);
             self.commit(&batch)
-        });
-        if let Err(e) = persisted {
+        }
+        .await;
+        if let Err(e) = finished {
+            if !had_resolver {
+                self.resolver.stop(&sandbox.id).await;
+            }
             state.remove_endpoint(&endpoint.id);
             state.insert_sandbox(sandbox.clone());
+            self.refresh_records(state);
             return Err(e);
         }
         tracing::info!(network = %network.name, sandbox = %sandbox.name, endpoint = %endpoint.id.short(), "connected");
@@ -278,6 +286,7 @@ impl Controller {
         if let Some(s) = sandbox {
             state.insert_sandbox(s);
         }
+        self.refresh_records(state);
         let network = state.networks.get(&endpoint.network).cloned();
         if let Some(network) = &network
             && let Some(driver) = state.drivers.get_mut(&network.driver)

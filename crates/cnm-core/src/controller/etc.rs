@@ -26,7 +26,8 @@ pub fn host_nameservers(path: &Path) -> Vec<IpAddr> {
         .collect()
 }
 
-fn write_atomically(path: &Path, content: &str) -> Result<()> {
+/// Replaces a file's content atomically (temp file + rename).
+pub fn write_file(path: &Path, content: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let io = |e: std::io::Error| Error::internal(format!("write {}: {e}", path.display()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -40,7 +41,7 @@ pub fn write_hosts(path: &Path, hostname: &str, addresses: &[IpAddr]) -> Result<
     for addr in addresses {
         content.push_str(&format!("{addr}\t{hostname}\n"));
     }
-    write_atomically(path, &content)
+    write_file(path, &content)
 }
 
 /// `/etc/resolv.conf`: the given nameservers, else the host's non-loopback ones, keeping the
@@ -62,7 +63,7 @@ pub fn write_resolv_conf(path: &Path, host_file: &Path, dns: &[IpAddr]) -> Resul
             content.push('\n');
         }
     }
-    write_atomically(path, &content)
+    write_file(path, &content)
 }
 
 #[cfg(test)]

@@ -23,8 +23,10 @@ use crate::error::{Error, Result};
 use crate::ipam::{DefaultIpam, Ipams, PredefinedPools};
 use crate::model::{Endpoint, Network, Sandbox};
 use crate::osl::Netlink;
+use crate::resolver::{Resolver, ResolverConfig, upstreams_on_port_53};
 use crate::store::{Batch, KvStore};
 
+mod dns;
 mod endpoint;
 mod etc;
 mod gateway;
@@ -126,6 +128,8 @@ pub struct Controller {
     config: Config,
     /// Netlink in the daemon's own namespace (host routes for IPAM's exclude list).
     host: Option<Netlink>,
+    /// The embedded DNS of every sandbox on a user-defined network.
+    resolver: Resolver,
 }
 
 impl State {
@@ -205,7 +209,10 @@ impl Controller {
     /// Builds a controller over `store`; call `start` before serving.
     pub fn new(config: Config, store: Arc<dyn KvStore>, drivers: Drivers, host: Option<Netlink>) -> Self {
         let ipams = Ipams::new(DefaultIpam::new(&config.pools));
-        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host }
+        let nameservers =
+            if config.dns.is_empty() { etc::host_nameservers(&config.host_resolv_conf) } else { config.dns.clone() };
+        let resolver = Resolver::new(ResolverConfig { upstreams: upstreams_on_port_53(&nameservers), ..Default::default() });
+        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver }
     }
 
     pub fn config(&self) -> &Config {

@@ -109,6 +109,7 @@ impl Controller {
         batch.delete(Kind::Network, network.id.as_str());
         self.commit(&batch)?;
         state.remove_network(&network.id);
+        self.refresh_records(state);
         if !network.config_only {
             if let Some(driver) = state.drivers.get_mut(&network.driver)
                 && let Err(e) = driver.delete_network(network).await

@@ -98,6 +98,13 @@ impl Controller {
             let _ = super::endpoint::write_hosts(&state, &sb);
         }
         self.commit(&batch)?;
+        self.refresh_records(&state);
+        let ids: Vec<Id> = state.sandboxes.keys().cloned().collect();
+        for id in ids {
+            if let Err(e) = self.ensure_resolver(&state, &id).await {
+                tracing::warn!(sandbox = %id.short(), error = %e, "cannot start the sandbox's resolver");
+            }
+        }
         self.ensure_predefined(&mut state).await?;
         self.sweep(&mut state, &mut report).await;
         tracing::info!(?report, "state restored");

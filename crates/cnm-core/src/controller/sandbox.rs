@@ -192,6 +192,8 @@ impl Controller {
         batch.delete(Kind::Sandbox, sandbox.id.as_str());
         self.commit(&batch)?;
         state.remove_sandbox(&sandbox.id);
+        self.resolver.stop(&sandbox.id).await;
+        self.refresh_records(state);
         if !sandbox.external
             && let Err(e) = netns::remove(&sandbox.netns)
         {

@@ -22,7 +22,13 @@ fn controller() -> (Controller, Arc<MemoryStore>) {
         dns: Vec::new(),
         host_resolv_conf: PathBuf::from("/nonexistent"),
     };
-    let drivers = Drivers { bridge: Driver::Fake(FakeDriver::default()), host: Driver::Host, null: Driver::Null };
+    let drivers = Drivers {
+        bridge: Driver::Fake(FakeDriver::default()),
+        host: Driver::Host,
+        null: Driver::Null,
+        macvlan: Driver::Null,
+        ipvlan: Driver::Null,
+    };
     (Controller::new(config, store.clone(), drivers, None), store)
 }
 
