@@ -77,9 +77,10 @@ impl Controller {
                 ipam_alloc::allocate_network(state, &mut network, skip, exclude, undo).await?;
                 ipam_alloc::check_pools_not_empty(&network)?;
             }
-            let others: Vec<Network> = state.networks.values().cloned().collect();
-            let others: Vec<&Network> = others.iter().collect();
-            let driver = state.drivers.get_mut(&network.driver).expect("driver checked by build_network");
+            // Borrow the records and the drivers separately: no copy of every network.
+            let State { networks, drivers, .. } = &mut *state;
+            let others: Vec<&Network> = networks.values().collect();
+            let driver = drivers.get_mut(&network.driver).expect("driver checked by build_network");
             network.adopted_device = driver.create_network(&network, &others).await?;
             undo.push(Step::DeleteNetwork(Box::new(network.clone())));
         }
