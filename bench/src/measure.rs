@@ -110,7 +110,7 @@ pub async fn run(daemon: &mut Daemon, plan: Plan) -> anyhow::Result<Results> {
     })
 }
 
-/// Steps 2 and 3; returns every create time in creation order.
+/// Steps 4 and 5; returns every create time in creation order.
 async fn fill_and_drain(
     daemon: &mut Daemon,
     plan: &Plan,
@@ -242,7 +242,7 @@ async fn lookups(
     Ok(())
 }
 
-/// Step 4: connect and disconnect a second network to a live holder attached to `base`.
+/// Step 3: connect and disconnect a second network to a live holder attached to `base`.
 async fn connect_disconnect(
     daemon: &mut Daemon,
     plan: &Plan,
@@ -280,7 +280,7 @@ async fn connect_disconnect(
     Ok(())
 }
 
-/// Step 5: `endpoints` holders on one network.
+/// Step 2: `endpoints` holders on one network.
 async fn endpoints(daemon: &mut Daemon, plan: &Plan, rec: &mut Recorder) -> anyhow::Result<()> {
     if plan.endpoints == 0 {
         return Ok(());
