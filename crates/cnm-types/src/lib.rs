@@ -5,6 +5,7 @@
 //! Docker Engine API (`reference/libnetwork-spec.md` §6): struct fields serialize in
 //! declaration order and maps are `BTreeMap`s so keys come out sorted, as Go emits them.
 
+pub mod doctor;
 pub mod engine;
 pub mod filters;
 pub mod ids;

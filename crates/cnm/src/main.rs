@@ -27,6 +27,8 @@ enum Command {
     /// Manage sandboxes (network namespaces).
     #[command(subcommand)]
     Sandbox(client::sandbox::SandboxCommand),
+    /// Report drift between cnm's records and the kernel (and repair it with --fix).
+    Doctor(client::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -48,6 +50,7 @@ fn main() {
         Command::Daemon(args) => daemon::run(*args),
         Command::Network(cmd) => client::run_network(cli.host, cmd),
         Command::Sandbox(cmd) => client::run_sandbox(cli.host, cmd),
+        Command::Doctor(args) => client::run_doctor(cli.host, args),
     };
     std::process::exit(code);
 }

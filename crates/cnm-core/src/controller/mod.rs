@@ -27,6 +27,7 @@ use crate::resolver::{Resolver, ResolverConfig, upstreams_on_port_53};
 use crate::store::{Batch, KvStore};
 
 mod dns;
+mod doctor;
 mod endpoint;
 mod etc;
 mod gateway;
@@ -41,6 +42,7 @@ mod undo;
 mod tests;
 mod views;
 
+pub use doctor::Finding;
 pub use network::{PruneFilter, label_matches};
 pub use resolve::Lookup;
 pub use views::{Counts, EndpointView, NetworkView, SandboxView};

@@ -6,7 +6,7 @@
 //! namespaces, veths, bridges and files that no record owns are removed. The predefined
 //! networks exist afterwards.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use cnm_types::Id;
 
@@ -129,30 +129,46 @@ impl Controller {
         }
         endpoint.pool_v4 = endpoint.addr_v4.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
         endpoint.pool_v6 = endpoint.addr_v6.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
-        let driver = state.drivers.get_mut(&network.driver).ok_or_else(|| Error::not_found("driver is gone"))?;
-        let mut replumbed = false;
-        if !driver.endpoint_intact(&network, &endpoint).await? {
-            if let (Some(netlink), Some(ifname)) = (state.sandbox_links.get(&sandbox.id).cloned(), endpoint.ifname.clone()) {
-                let driver = state.drivers.get_mut(&network.driver).expect("checked above");
-                let _ = driver.detach(&network, &endpoint).await;
-                if let Some(stale) = netlink.link_by_name(&ifname).await? {
-                    netlink.del_link(stale.index).await?;
-                }
-                let link = SandboxLink { netns: &sandbox.netns, netlink: &netlink, ifname: &ifname };
-                let info = driver.attach(&network, &endpoint, &link).await?;
-                endpoint.host_ifname = info.host_ifname;
-                tracing::warn!(endpoint = %endpoint.id.short(), "interface was missing; re-plumbed it");
-                replumbed = true;
-            }
+        let driver = state.drivers.get(&network.driver).ok_or_else(|| Error::not_found("driver is gone"))?;
+        if driver.endpoint_intact(&network, &endpoint).await? {
+            state.insert_endpoint(endpoint);
+            return Ok(false);
         }
+        self.replumb_endpoint(state, sandbox, endpoint).await?;
+        Ok(true)
+    }
+
+    /// Recreates an endpoint's interface that vanished (someone deleted the veth, or the
+    /// bridge went and took its ports): removes what is left of it, attaches it again with the
+    /// same addresses and name, persists it, and restores the default route it carried.
+    pub(crate) async fn replumb_endpoint(&self, state: &mut State, sandbox: &Sandbox, mut endpoint: Endpoint) -> Result<()> {
+        let network = state
+            .networks
+            .get(&endpoint.network)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("network {} of endpoint is gone", endpoint.network)))?;
+        let (Some(netlink), Some(ifname)) = (state.sandbox_links.get(&sandbox.id).cloned(), endpoint.ifname.clone()) else {
+            state.insert_endpoint(endpoint);
+            return Ok(());
+        };
+        let driver = state.drivers.get_mut(&network.driver).ok_or_else(|| Error::not_found("driver is gone"))?;
+        let _ = driver.detach(&network, &endpoint).await;
+        if let Some(stale) = netlink.link_by_name(&ifname).await? {
+            netlink.del_link(stale.index).await?;
+        }
+        let link = SandboxLink { netns: &sandbox.netns, netlink: &netlink, ifname: &ifname };
+        let info = driver.attach(&network, &endpoint, &link).await?;
+        endpoint.host_ifname = info.host_ifname;
+        tracing::warn!(endpoint = %endpoint.id.short(), "interface was missing; re-plumbed it");
         let mut batch = Batch::default();
         batch.put(Kind::Endpoint, endpoint.id.as_str(), &endpoint);
         self.commit(&batch)?;
+        let id = endpoint.id.clone();
         state.insert_endpoint(endpoint);
-        if replumbed {
-            super::gateway::program(state, &sandbox.id, &(None, None)).await?;
-        }
-        Ok(replumbed)
+        // The default route went with the old interface only where this endpoint carried it.
+        let current = super::gateway::select(state, &sandbox.id);
+        let before = (current.0.filter(|g| g != &id), current.1.filter(|g| g != &id));
+        super::gateway::program(state, &sandbox.id, &before).await
     }
 
     /// `none`, `host` and `bridge` always exist.
@@ -237,50 +253,20 @@ impl Controller {
         predefined("bridge", "bridge", options, request.into_iter().collect(), None)
     }
 
-    /// Removes what cnm made that no record owns: namespace files and veths on our bridges.
+    /// Removes what cnm made that no record owns (see `doctor::strays`).
     async fn sweep(&self, state: &mut State, report: &mut StartReport) {
-        let owned: HashSet<String> = state.sandboxes.values().map(|s| s.id.to_string()).collect();
-        if let Ok(entries) = std::fs::read_dir(self.netns_dir()) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name != "default" && !owned.contains(&name) {
-                    let _ = netns::remove(&entry.path());
-                    report.swept_namespaces += 1;
-                }
+        for stray in self.strays(state).await {
+            match &stray {
+                super::doctor::Stray::Namespace(_) => report.swept_namespaces += 1,
+                super::doctor::Stray::Link { .. } => report.swept_links += 1,
+                super::doctor::Stray::SandboxFiles(_) => {}
             }
-        }
-        if let Ok(entries) = std::fs::read_dir(self.config.data_root.join("sandboxes")) {
-            for entry in entries.flatten() {
-                if !owned.contains(&entry.file_name().to_string_lossy().to_string()) {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        let Driver::Bridge(bridge) = &state.drivers.bridge else { return };
-        let Ok(links) = bridge.host().links().await else { return };
-        let bridges: HashSet<u32> = links
-            .iter()
-            .filter(|l| bridge.bridge_names().any(|b| b == l.name))
-            .map(|l| l.index)
-            .collect();
-        let known: HashSet<&str> = state.endpoints.values().filter_map(|e| e.host_ifname.as_deref()).collect();
-        for link in &links {
-            let ours = link.kind.as_deref() == Some("veth") && link.master.is_some_and(|m| bridges.contains(&m));
-            let stray_bridge = link.kind.as_deref() == Some("bridge") && is_cnm_bridge_name(&link.name) && !bridges.contains(&link.index);
-            if (ours && !known.contains(link.name.as_str())) || stray_bridge {
-                tracing::info!(link = %link.name, "removing a leftover link");
-                let _ = bridge.host().del_link(link.index).await;
-                report.swept_links += 1;
+            if let Err(e) = self.remove_stray(state, &stray).await {
+                tracing::warn!(error = %e, "removing a leftover");
             }
         }
     }
 }
-
-/// `br-` followed by 12 hex digits: the names cnm gives bridges it creates.
-fn is_cnm_bridge_name(name: &str) -> bool {
-    name.strip_prefix("br-").is_some_and(|rest| rest.len() == 12 && rest.bytes().all(|c| c.is_ascii_hexdigit()))
-}
-
 fn group_endpoints(endpoints: Vec<Endpoint>) -> BTreeMap<Id, Vec<Endpoint>> {
     let mut map: BTreeMap<Id, Vec<Endpoint>> = BTreeMap::new();
     for e in endpoints {

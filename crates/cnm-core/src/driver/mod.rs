@@ -152,6 +152,14 @@ impl Driver {
         }
     }
 
+    /// True when the network's data plane is as recorded (for `cnm doctor`).
+    pub async fn network_intact(&self, network: &Network) -> Result<bool> {
+        match self {
+            Driver::Bridge(b) => b.network_intact(network).await,
+            _ => Ok(true),
+        }
+    }
+
     /// True when the endpoint's interface exists as recorded (for restart reconciliation).
     pub async fn endpoint_intact(&self, network: &Network, endpoint: &Endpoint) -> Result<bool> {
         match self {

@@ -104,3 +104,25 @@ mod tests {
         assert!(matches!(RedbStore::open(&path), Err(StoreError::Locked { .. })));
     }
 }
+
+#[cfg(test)]
+mod latency {
+    use super::*;
+
+    /// Prints the median commit time of a small batch (not asserted: timing is for bench/).
+    #[test]
+    fn commit_latency_is_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("cnm.redb")).unwrap();
+        let mut times = Vec::new();
+        for i in 0..50 {
+            let mut b = Batch::default();
+            b.put(Kind::Endpoint, format!("e{i}"), &"x".repeat(600)).put(Kind::Sandbox, format!("s{i}"), &"y".repeat(400));
+            let start = std::time::Instant::now();
+            store.commit(&b).unwrap();
+            times.push(start.elapsed());
+        }
+        times.sort();
+        eprintln!("redb commit median {:?}, p90 {:?}", times[25], times[45]);
+    }
+}

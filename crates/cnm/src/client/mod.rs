@@ -4,6 +4,7 @@
 //! Contract: each command writes what the docker CLI writes for the same request (stdout,
 //! stderr and exit status); errors travel as [`CliError`] and are printed once, here.
 
+pub mod doctor;
 pub mod flags;
 pub mod format;
 pub mod http;
@@ -107,6 +108,14 @@ pub fn run_network(host: Option<String>, cmd: network::NetworkCommand) -> i32 {
     run_with_stdio(|io| {
         let mut api = api_client(host)?;
         network::run(&mut api, io, cmd)
+    })
+}
+
+/// Runs `cnm doctor`; returns the process exit status.
+pub fn run_doctor(host: Option<String>, args: doctor::DoctorArgs) -> i32 {
+    run_with_stdio(|io| {
+        let mut api = api_client(host)?;
+        doctor::run(&mut api, io, args)
     })
 }
 

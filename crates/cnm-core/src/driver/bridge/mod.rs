@@ -24,6 +24,7 @@ use crate::osl::{Netlink, netns, sysctl};
 use super::{JoinInfo, SandboxLink};
 
 pub mod config;
+mod doctor;
 
 pub use config::{BridgeConfig, GatewayMode};
 

@@ -6,6 +6,7 @@
 //! status of the error's kind; unknown routes are 404 `page not found`.
 
 mod body;
+mod doctor;
 mod error;
 mod filters;
 mod metrics;
@@ -56,6 +57,7 @@ pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
     let state = AppState { controller, metrics: metrics::Metrics::new() };
     let routes = Router::new()
         .route("/metrics", get(metrics::scrape))
+        .route("/doctor", get(doctor::check).post(doctor::repair))
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/networks", get(networks::list))
