@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod model;
 pub mod osl;
+pub mod plugins;
 pub mod resolver;
 pub mod store;
 

@@ -113,6 +113,7 @@ fn dns_names(network: &Network, sandbox: &crate::model::Sandbox, aliases: &[Stri
 
 impl Controller {
     pub async fn connect(&self, network: &str, sandbox: &str, settings: EndpointSettings) -> Result<()> {
+        self.ensure_network_plugins(network).await?;
         let mut state = self.state.lock().await;
         let sandbox_id = state.find_sandbox(sandbox)?;
         let network_id = state.find_network(network, Lookup::Inspect)?;
@@ -184,22 +185,40 @@ impl Controller {
             static_v4: request.ipv4,
             static_v6: request.ipv6,
         };
+        let assigns_mac = state.drivers.get(&network.driver).is_some_and(|d| d.controller_assigns_mac());
         if driver_allocates {
+            let ipam_options = ipam_alloc::endpoint_ipam_options(state, network, &mut endpoint, request.mac);
             if network.enable_ipv4
-                && let Some((addr, pool)) =
-                    ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv4, false, undo).await?
+                && let Some((addr, pool)) = ipam_alloc::allocate_endpoint_address(
+                    state,
+                    network,
+                    &endpoint.name,
+                    request.ipv4,
+                    false,
+                    &ipam_options,
+                    undo,
+                )
+                .await?
             {
                 endpoint.addr_v4 = Some(addr);
                 endpoint.pool_v4 = Some(pool);
             }
             if network.enable_ipv6
-                && let Some((addr, pool)) =
-                    ipam_alloc::allocate_endpoint_address(state, network, &endpoint.name, request.ipv6, true, undo).await?
+                && let Some((addr, pool)) = ipam_alloc::allocate_endpoint_address(
+                    state,
+                    network,
+                    &endpoint.name,
+                    request.ipv6,
+                    true,
+                    &ipam_options,
+                    undo,
+                )
+                .await?
             {
                 endpoint.addr_v6 = Some(addr);
                 endpoint.pool_v6 = Some(pool);
             }
-            endpoint.mac = Some(request.mac.unwrap_or_else(Mac::random));
+            endpoint.mac = endpoint.mac.or(request.mac).or_else(|| assigns_mac.then(Mac::random));
         }
         let before = gateway::select(state, &sandbox.id);
         if let Some(netlink) = state.sandbox_links.get(&sandbox.id).cloned() {
@@ -214,6 +233,9 @@ impl Controller {
             endpoint.host_ifname = info.host_ifname;
             endpoint.gateway_v4 = info.gateway_v4;
             endpoint.gateway_v6 = info.gateway_v6;
+            if let Some(assigned) = driver.take_assigned_interface(&endpoint.id) {
+                assigned.apply_to(&mut endpoint);
+            }
             undo.push(Step::Detach { network: Box::new(network.clone()), endpoint: Box::new(endpoint.clone()) });
         }
         let mut updated = sandbox.clone();

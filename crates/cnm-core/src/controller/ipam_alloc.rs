@@ -208,6 +208,22 @@ pub(crate) async fn replay_network(state: &mut State, network: &mut Network) -> 
     Ok(())
 }
 
+/// The options of an endpoint's `RequestAddress`: an IPAM driver that asks for the MAC
+/// (`RequiresMACAddress`) gets it, generated now when the user gave none (spec §4.1).
+pub(crate) fn endpoint_ipam_options(
+    state: &State,
+    network: &Network,
+    endpoint: &mut crate::model::Endpoint,
+    user_mac: Option<crate::model::Mac>,
+) -> BTreeMap<String, String> {
+    let wants_mac = state.ipams.get(&network.ipam_driver).is_some_and(|d| d.capabilities().requires_mac_address);
+    if !wants_mac {
+        return BTreeMap::new();
+    }
+    let mac = *endpoint.mac.get_or_insert_with(|| user_mac.unwrap_or_else(crate::model::Mac::random));
+    BTreeMap::from([(crate::model::labels::ENDPOINT_MACADDRESS.to_string(), mac.to_string())])
+}
+
 /// Allocates one address of one family for an endpoint: the preferred one (which must lie in
 /// one of the network's subnets) or the first free address of the first pool that has one.
 /// `None` when the driver hands out no addresses (null IPAM).
@@ -217,6 +233,7 @@ pub(crate) async fn allocate_endpoint_address(
     endpoint_name: &str,
     preferred: Option<IpAddr>,
     v6: bool,
+    options: &BTreeMap<String, String>,
     undo: &mut Undo,
 ) -> Result<Option<(IpNet, String)>> {
     let pools = if v6 { &network.ipam_v6 } else { &network.ipam_v4 };
@@ -226,7 +243,6 @@ pub(crate) async fn allocate_endpoint_address(
     }
     let ipam_name = network.ipam_driver.clone();
     let ipam = state.ipams.get_mut(&ipam_name)?;
-    let options = BTreeMap::new();
     let candidates: Vec<&IpamInfo> = match preferred {
         Some(ip) => vec![pools.iter().find(|i| i.pool.contains(&ip)).ok_or_else(|| {
             Error::invalid(format!("Invalid address {ip}: It does not belong to any of this network's subnets"))
@@ -234,14 +250,17 @@ pub(crate) async fn allocate_endpoint_address(
         None => pools.iter().collect(),
     };
     for info in candidates {
-        match ipam.request_address(&info.pool_id, preferred, &options).await {
+        match ipam.request_address(&info.pool_id, preferred, options).await {
             Ok(None) => return Ok(None),
             Ok(Some(addr)) => {
                 undo.push(Step::ReleaseAddress { ipam: ipam_name, pool: info.pool_id.clone(), addr: addr.addr() });
                 return Ok(Some((addr, info.pool_id.clone())));
             }
-            // A full pool (503) moves on to the next one.
-            Err(e) if preferred.is_none() && e.kind == crate::ErrorKind::Unavailable => continue,
+            // A full pool moves on to the next one; any other failure (an unreachable plugin is
+            // 503 too) is the answer.
+            Err(e) if preferred.is_none() && e.message == crate::ipam::IpamError::NoAvailableAddresses.to_string() => {
+                continue;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -33,6 +33,7 @@ mod etc;
 mod gateway;
 mod ipam_alloc;
 mod network;
+mod plugins;
 mod resolve;
 mod restore;
 mod sandbox;
@@ -58,6 +59,8 @@ pub struct Config {
     pub dns: Vec<IpAddr>,
     /// The host's resolv.conf, source of nameservers when `--dns` is not given.
     pub host_resolv_conf: PathBuf,
+    /// Where remote plugins are found (`--plugin-dir`, `--plugin-spec-dir`) and time bounds.
+    pub plugins: crate::plugins::PluginSettings,
 }
 
 /// How the predefined `bridge` network is set up.
@@ -72,13 +75,15 @@ pub struct DefaultBridge {
     pub ip_masq: bool,
 }
 
-/// The built-in drivers, by name.
+/// The built-in drivers, by name, and the remote plugins loaded so far.
 pub struct Drivers {
     pub bridge: Driver,
     pub host: Driver,
     pub null: Driver,
     pub macvlan: Driver,
     pub ipvlan: Driver,
+    /// Remote network drivers by plugin name, loaded on first use (`plugins.rs`).
+    pub remote: BTreeMap<String, Driver>,
 }
 
 impl Drivers {
@@ -89,7 +94,7 @@ impl Drivers {
             "null" => Some(&mut self.null),
             "macvlan" => Some(&mut self.macvlan),
             "ipvlan" => Some(&mut self.ipvlan),
-            _ => None,
+            _ => self.remote.get_mut(name),
         }
     }
 
@@ -100,7 +105,7 @@ impl Drivers {
             "null" => Some(&self.null),
             "macvlan" => Some(&self.macvlan),
             "ipvlan" => Some(&self.ipvlan),
-            _ => None,
+            _ => self.remote.get(name),
         }
     }
 }
@@ -132,6 +137,8 @@ pub struct Controller {
     host: Option<Netlink>,
     /// The embedded DNS of every sandbox on a user-defined network.
     resolver: Resolver,
+    /// Remote plugins activated so far.
+    plugins: crate::plugins::Plugins,
 }
 
 impl State {
@@ -214,7 +221,8 @@ impl Controller {
         let nameservers =
             if config.dns.is_empty() { etc::host_nameservers(&config.host_resolv_conf) } else { config.dns.clone() };
         let resolver = Resolver::new(ResolverConfig { upstreams: upstreams_on_port_53(&nameservers), ..Default::default() });
-        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver }
+        let plugins = crate::plugins::Plugins::new(config.plugins.clone());
+        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver, plugins }
     }
 
     pub fn config(&self) -> &Config {

@@ -49,10 +49,14 @@ impl Controller {
 
     pub async fn create_network(&self, spec: NetworkSpec) -> Result<Network> {
         let exclude = self.exclude_list().await;
+        // Plugins load before the lock is taken; a name conflict is still reported first.
+        let driver = (!spec.config_only).then_some(spec.driver.as_str());
+        let plugins = self.ensure_plugins(driver, Some(&spec.ipam_driver)).await;
         let mut state = self.state.lock().await;
         if state.network_names.contains_key(&spec.name) {
             return Err(Error::conflict(format!("network with name {} already exists", spec.name)));
         }
+        plugins?;
         let network = build_network(&state, spec)?;
         let mut undo = Undo::default();
         match self.create_in_state(&mut state, network, &exclude, &mut undo).await {
@@ -72,10 +76,13 @@ impl Controller {
             let driver = state.drivers.get(&network.driver).expect("driver checked by build_network");
             let others: Vec<&Network> = state.networks.values().collect();
             driver.validate(&network, &others)?;
-            let skip = driver.skip_gateway(&network)?;
+            let skip = driver.skip_gateway_checked(&network).await?;
+            let needs_real_pools = driver.needs_real_pools();
             if driver.allocates_addresses() {
                 ipam_alloc::allocate_network(state, &mut network, skip, exclude, undo).await?;
-                ipam_alloc::check_pools_not_empty(&network)?;
+                if needs_real_pools {
+                    ipam_alloc::check_pools_not_empty(&network)?;
+                }
             }
             // Borrow the records and the drivers separately: no copy of every network.
             let State { networks, drivers, .. } = &mut *state;
@@ -93,6 +100,10 @@ impl Controller {
     }
 
     pub async fn delete_network(&self, term: &str) -> Result<()> {
+        // Docker refuses to delete a network whose plugin is gone; cnm deletes it and says so.
+        if let Err(e) = self.ensure_network_plugins(term).await {
+            tracing::warn!(network = term, error = %e, "removing the network without telling its plugin");
+        }
         let mut state = self.state.lock().await;
         let id = state.find_network(term, Lookup::Delete)?;
         let network = state.networks[&id].clone();
@@ -215,6 +226,8 @@ fn build_network(state: &State, mut spec: NetworkSpec) -> Result<Network> {
     if !state.ipams.contains(&spec.ipam_driver) {
         return Err(Error::not_found(format!("plugin \"{}\" not found", spec.ipam_driver)));
     }
+    // Without an explicit scope, a network has its driver's data scope (plugins may be global).
+    let scope = state.drivers.get(&driver).map_or("local", |d| d.capability().data_scope);
     if !spec.config_only && (driver == "host" || driver == "null") {
         return Err(Error::forbidden(format!("only one instance of \"{driver}\" network is allowed")));
     }
@@ -223,7 +236,7 @@ fn build_network(state: &State, mut spec: NetworkSpec) -> Result<Network> {
         name: spec.name,
         created: now_rfc3339(),
         driver,
-        scope: spec.scope.unwrap_or_else(|| "local".to_string()),
+        scope: spec.scope.unwrap_or_else(|| scope.to_string()),
         ipam_driver: spec.ipam_driver,
         ipam_options: spec.ipam_options,
         ipam_requests: spec.ipam_requests,

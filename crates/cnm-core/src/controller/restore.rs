@@ -14,6 +14,7 @@ use super::undo::Undo;
 use super::{Controller, State, ipam_alloc};
 use crate::driver::{Driver, SandboxLink};
 use crate::error::{Error, Result};
+use crate::ipam::IpamDriver;
 use crate::model::{Endpoint, IpamRequest, Network, Sandbox, labels, now_rfc3339};
 use crate::osl::{Netlink, netns};
 use crate::store::{Batch, Kind, load_all};
@@ -44,9 +45,16 @@ impl Controller {
         let mut state = self.state.lock().await;
         for mut network in networks {
             if !network.config_only {
-                ipam_alloc::replay_network(&mut state, &mut network)
-                    .await
-                    .map_err(|e| e.context(format!("restoring network {}", network.name)))?;
+                self.load_for_restore(&mut state, &network).await;
+                if replays(&state, &network)
+                    && let Err(e) = ipam_alloc::replay_network(&mut state, &mut network).await
+                {
+                    // A plugin's state is the plugin's; only a built-in's disagreement is fatal.
+                    if !matches!(state.ipams.get(&network.ipam_driver), Some(IpamDriver::Remote(_))) {
+                        return Err(e.context(format!("restoring network {}", network.name)));
+                    }
+                    tracing::warn!(network = %network.name, error = %e, "replaying allocations to the IPAM plugin");
+                }
                 if let Some(driver) = state.drivers.get_mut(&network.driver) {
                     driver.restore_network(&network).await?;
                 }
@@ -118,8 +126,9 @@ impl Controller {
             .get(&endpoint.network)
             .cloned()
             .ok_or_else(|| Error::not_found(format!("network {} of endpoint is gone", endpoint.network)))?;
+        let replay = replays(state, &network);
         for (addr, pool) in [(endpoint.addr_v4, &endpoint.pool_v4), (endpoint.addr_v6, &endpoint.pool_v6)] {
-            if let (Some(addr), Some(_)) = (addr, pool) {
+            if let (true, Some(addr), Some(_)) = (replay, addr, pool) {
                 let info = network
                     .all_ipam()
                     .find(|i| i.pool.contains(&addr.addr()))
@@ -129,7 +138,12 @@ impl Controller {
         }
         endpoint.pool_v4 = endpoint.addr_v4.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
         endpoint.pool_v6 = endpoint.addr_v6.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
-        let driver = state.drivers.get(&network.driver).ok_or_else(|| Error::not_found("driver is gone"))?;
+        let Some(driver) = state.drivers.get(&network.driver) else {
+            // A plugin that is not there yet: keep the endpoint as stored (as Docker does).
+            tracing::warn!(endpoint = %endpoint.id.short(), driver = %network.driver, "driver not loaded; endpoint kept as stored");
+            state.insert_endpoint(endpoint);
+            return Ok(false);
+        };
         if driver.endpoint_intact(&network, &endpoint).await? {
             state.insert_endpoint(endpoint);
             return Ok(false);
@@ -267,6 +281,13 @@ impl Controller {
         }
     }
 }
+
+/// Whether the network's IPAM driver wants its allocations replayed at start-up
+/// (`RequiresRequestReplay`; the default driver does, plugins say so themselves).
+fn replays(state: &State, network: &Network) -> bool {
+    state.ipams.get(&network.ipam_driver).is_some_and(|d| d.capabilities().requires_request_replay)
+}
+
 fn group_endpoints(endpoints: Vec<Endpoint>) -> BTreeMap<Id, Vec<Endpoint>> {
     let mut map: BTreeMap<Id, Vec<Endpoint>> = BTreeMap::new();
     for e in endpoints {

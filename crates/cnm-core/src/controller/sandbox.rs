@@ -49,6 +49,9 @@ impl Controller {
         let id = Id::random();
         let name = if req.name.is_empty() { id.short().to_string() } else { req.name.trim_start_matches('/').to_string() };
         check_sandbox_name(&name)?;
+        for n in &req.networks {
+            self.ensure_network_plugins(&n.network).await?;
+        }
         let mut state = self.state.lock().await;
         if let Some(existing) = state.sandbox_names.get(&name) {
             return Err(Error::conflict(format!(

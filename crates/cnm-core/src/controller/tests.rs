@@ -21,6 +21,13 @@ fn controller() -> (Controller, Arc<MemoryStore>) {
         pools: PredefinedPools::default(),
         dns: Vec::new(),
         host_resolv_conf: PathBuf::from("/nonexistent"),
+        // No plugin is ever found: unknown driver names fail at once.
+        plugins: crate::plugins::PluginSettings {
+            socket_dir: PathBuf::from("/nonexistent"),
+            spec_dirs: Vec::new(),
+            discovery_timeout: std::time::Duration::ZERO,
+            ..Default::default()
+        },
     };
     let drivers = Drivers {
         bridge: Driver::Fake(FakeDriver::default()),
@@ -28,6 +35,7 @@ fn controller() -> (Controller, Arc<MemoryStore>) {
         null: Driver::Null,
         macvlan: Driver::Null,
         ipvlan: Driver::Null,
+        remote: Default::default(),
     };
     (Controller::new(config, store.clone(), drivers, None), store)
 }

@@ -19,10 +19,12 @@ use crate::osl::Netlink;
 pub mod bridge;
 pub mod fake;
 pub mod options;
+pub mod remote;
 pub mod sublink;
 
 pub use bridge::BridgeDriver;
 pub use fake::FakeDriver;
+pub use remote::RemoteDriver;
 pub use sublink::SublinkDriver;
 
 /// Where a driver's state and connectivity reach (spec §2.3).
@@ -57,6 +59,8 @@ pub enum Driver {
     Fake(FakeDriver),
     Macvlan(SublinkDriver),
     Ipvlan(SublinkDriver),
+    /// A plugin speaking `NetworkDriver.*` (`remote/`).
+    Remote(RemoteDriver),
 }
 
 /// The names of built-in drivers, for error messages and `docker info`-like listings.
@@ -70,19 +74,33 @@ impl Driver {
             Driver::Bridge(_) | Driver::Fake(_) => "bridge",
             Driver::Macvlan(_) => "macvlan",
             Driver::Ipvlan(_) => "ipvlan",
+            Driver::Remote(r) => r.name(),
         }
     }
 
     pub fn capability(&self) -> Capability {
         match self {
             Driver::Macvlan(_) | Driver::Ipvlan(_) => Capability { data_scope: "local", connectivity_scope: "global" },
+            Driver::Remote(r) => r.capability(),
             _ => Capability { data_scope: "local", connectivity_scope: "local" },
         }
     }
 
     /// Null and host networks get no IPAM allocation (Docker's "special drivers").
     pub fn allocates_addresses(&self) -> bool {
-        matches!(self, Driver::Bridge(_) | Driver::Fake(_) | Driver::Macvlan(_) | Driver::Ipvlan(_))
+        matches!(self, Driver::Bridge(_) | Driver::Fake(_) | Driver::Macvlan(_) | Driver::Ipvlan(_) | Driver::Remote(_))
+    }
+
+    /// Whether the driver needs real subnets (the null IPAM driver's `0.0.0.0/0` is refused).
+    /// Remote drivers may do their own addressing, which is what the null IPAM driver is for.
+    pub fn needs_real_pools(&self) -> bool {
+        !matches!(self, Driver::Remote(_))
+    }
+
+    /// Whether the controller gives endpoints a random MAC when the user gave none. Remote
+    /// plugins may choose it themselves in `CreateEndpoint`, as with Docker.
+    pub fn controller_assigns_mac(&self) -> bool {
+        !matches!(self, Driver::Remote(_))
     }
 
     /// Checks options and conflicts before anything is allocated or created.
@@ -90,7 +108,7 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.validate(network, others),
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.validate(network),
-            Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
+            Driver::Null | Driver::Host | Driver::Fake(_) | Driver::Remote(_) => Ok(()),
         }
     }
 
@@ -99,7 +117,16 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.skip_gateway(network),
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.skip_gateway(network),
-            Driver::Null | Driver::Host | Driver::Fake(_) => Ok((false, false)),
+            // Plugins are asked over HTTP: see `skip_gateway_checked`.
+            Driver::Null | Driver::Host | Driver::Fake(_) | Driver::Remote(_) => Ok((false, false)),
+        }
+    }
+
+    /// `skip_gateway`, also asking remote plugins that want to be asked (`GwAllocCheck`).
+    pub async fn skip_gateway_checked(&self, network: &Network) -> Result<(bool, bool)> {
+        match self {
+            Driver::Remote(r) => r.skip_gateway(network).await,
+            other => other.skip_gateway(network),
         }
     }
 
@@ -108,6 +135,7 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.create_network(network, others).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.create_network(network).await,
+            Driver::Remote(r) => r.create_network(network).await,
             Driver::Fake(f) => f.create_network(network),
             Driver::Null | Driver::Host => Ok(false),
         }
@@ -120,7 +148,8 @@ impl Driver {
             Driver::Bridge(b) => b.restore_network(network).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.restore_network(network).await,
             Driver::Fake(f) => f.create_network(network).map(|_| ()),
-            Driver::Null | Driver::Host => Ok(()),
+            // Plugins keep their own state across a daemon restart, as with Docker.
+            Driver::Null | Driver::Host | Driver::Remote(_) => Ok(()),
         }
     }
 
@@ -128,6 +157,7 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.delete_network(network).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.delete_network(network).await,
+            Driver::Remote(r) => r.delete_network(network).await,
             Driver::Fake(f) => f.delete_network(network),
             Driver::Null | Driver::Host => Ok(()),
         }
@@ -138,6 +168,7 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.attach(network, endpoint, sandbox).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.attach(network, endpoint, sandbox).await,
+            Driver::Remote(r) => r.attach(network, endpoint, sandbox).await,
             Driver::Fake(f) => f.attach(network, endpoint, sandbox),
             Driver::Null | Driver::Host => Ok(JoinInfo::default()),
         }
@@ -148,6 +179,7 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.detach(network, endpoint).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.detach(network, endpoint).await,
+            Driver::Remote(r) => r.detach(network, endpoint).await,
             Driver::Null | Driver::Host | Driver::Fake(_) => Ok(()),
         }
     }
@@ -165,7 +197,25 @@ impl Driver {
         match self {
             Driver::Bridge(b) => b.endpoint_intact(network, endpoint).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.endpoint_intact(network, endpoint).await,
-            Driver::Null | Driver::Host | Driver::Fake(_) => Ok(true),
+            // Docker does not check a plugin's interfaces at start-up either.
+            Driver::Null | Driver::Host | Driver::Fake(_) | Driver::Remote(_) => Ok(true),
+        }
+    }
+
+    /// What a plugin assigned to an endpoint's interface in the last `attach` (addresses and
+    /// MAC from `CreateEndpoint`, the name from `Join`), for the controller's record.
+    pub fn take_assigned_interface(&mut self, endpoint: &cnm_types::Id) -> Option<remote::AssignedInterface> {
+        match self {
+            Driver::Remote(r) => r.take_assigned(endpoint),
+            _ => None,
+        }
+    }
+
+    /// Operational data of an endpoint (`EndpointOperInfo`); built-ins have none to add.
+    pub async fn endpoint_oper_info(&self, network: &Network, endpoint: &Endpoint) -> Result<cnm_types::plugin::Options> {
+        match self {
+            Driver::Remote(r) => r.endpoint_oper_info(network, endpoint).await,
+            _ => Ok(cnm_types::plugin::Options::new()),
         }
     }
 }

@@ -9,12 +9,14 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{AllocatedPool, DefaultIpam, Ipam, NullIpam, PoolRequest, PoolStatus};
+use super::{AllocatedPool, DefaultIpam, Ipam, NullIpam, PoolRequest, PoolStatus, RemoteIpam};
 use crate::error::{Error, Result};
 
 pub enum IpamDriver {
     Default(DefaultIpam),
     Null(NullIpam),
+    /// A plugin speaking `IpamDriver.*` (`remote.rs`).
+    Remote(RemoteIpam),
 }
 
 /// What the controller needs to know about a driver before using it (spec §4.1).
@@ -29,6 +31,7 @@ impl IpamDriver {
         match self {
             IpamDriver::Default(_) => IpamCapabilities { requires_mac_address: false, requires_request_replay: true },
             IpamDriver::Null(_) => IpamCapabilities::default(),
+            IpamDriver::Remote(r) => r.capabilities(),
         }
     }
 
@@ -37,6 +40,7 @@ impl IpamDriver {
         Ok(match self {
             IpamDriver::Default(d) => d.default_address_spaces(),
             IpamDriver::Null(d) => d.default_address_spaces(),
+            IpamDriver::Remote(r) => r.default_address_spaces().await?,
         })
     }
 
@@ -44,6 +48,7 @@ impl IpamDriver {
         Ok(match self {
             IpamDriver::Default(d) => d.request_pool(req)?,
             IpamDriver::Null(d) => d.request_pool(req)?,
+            IpamDriver::Remote(r) => r.request_pool(req).await?,
         })
     }
 
@@ -51,6 +56,7 @@ impl IpamDriver {
         Ok(match self {
             IpamDriver::Default(d) => d.release_pool(pool_id)?,
             IpamDriver::Null(d) => d.release_pool(pool_id)?,
+            IpamDriver::Remote(r) => r.release_pool(pool_id).await?,
         })
     }
 
@@ -64,6 +70,7 @@ impl IpamDriver {
         let addr = match self {
             IpamDriver::Default(d) => d.request_address(pool_id, preferred, options)?,
             IpamDriver::Null(d) => d.request_address(pool_id, preferred, options)?,
+            IpamDriver::Remote(r) => return r.request_address(pool_id, preferred, options).await,
         };
         Ok((!super::null::is_no_address(&addr)).then_some(addr))
     }
@@ -72,6 +79,7 @@ impl IpamDriver {
         Ok(match self {
             IpamDriver::Default(d) => d.release_address(pool_id, addr)?,
             IpamDriver::Null(d) => d.release_address(pool_id, addr)?,
+            IpamDriver::Remote(r) => r.release_address(pool_id, addr).await?,
         })
     }
 
@@ -79,6 +87,7 @@ impl IpamDriver {
         match self {
             IpamDriver::Default(d) => d.pool_status(pool_id),
             IpamDriver::Null(d) => d.pool_status(pool_id),
+            IpamDriver::Remote(_) => None,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod driver;
 pub mod null;
 mod pool;
 pub mod pools;
+pub mod remote;
 mod space;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use default::DefaultIpam;
 pub use driver::{IpamDriver, Ipams};
 pub use null::NullIpam;
 pub use pools::{PoolBase, PoolConfigError, PredefinedPools};
+pub use remote::RemoteIpam;
 
 /// Address space names of the default driver.
 pub const LOCAL_DEFAULT: &str = "LocalDefault";

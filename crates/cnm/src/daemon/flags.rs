@@ -11,6 +11,7 @@ use cnm_core::driver::sublink::{Flavor, ParentUsers, SublinkSettings};
 use cnm_core::driver::{BridgeDriver, Driver, SublinkDriver};
 use cnm_core::ipam::PredefinedPools;
 use cnm_core::ipam::pools::PoolBase;
+use cnm_core::plugins::PluginSettings;
 use ipnet::IpNet;
 
 #[derive(Args, Debug, Clone)]
@@ -54,9 +55,12 @@ pub struct DaemonArgs {
     /// Directory of plugin sockets.
     #[arg(long, default_value = "/run/docker/plugins")]
     pub plugin_dir: PathBuf,
-    /// Directory of plugin .spec/.json files.
+    /// Directory of plugin .spec/.json files (then /usr/lib/docker/plugins, as dockerd).
     #[arg(long, default_value = "/etc/docker/plugins")]
     pub plugin_spec_dir: PathBuf,
+    /// Seconds a plugin may take to answer one call (dockerd's v1 plugins have no bound).
+    #[arg(long, default_value_t = 30.0, hide = true)]
+    pub plugin_timeout: f64,
     /// debug, info, warn or error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -119,6 +123,28 @@ impl DaemonArgs {
             pools,
             dns,
             host_resolv_conf: self.host_resolv_conf.clone(),
+            plugins: self.plugin_settings()?,
+        })
+    }
+
+    /// Where plugins are found: `--plugin-dir`, then `--plugin-spec-dir` and, as dockerd,
+    /// `/usr/lib/docker/plugins` (unless the spec dir was moved elsewhere).
+    fn plugin_settings(&self) -> anyhow::Result<PluginSettings> {
+        if !(self.plugin_timeout.is_finite() && self.plugin_timeout > 0.0) {
+            bail!("invalid --plugin-timeout {}: expected a positive number of seconds", self.plugin_timeout);
+        }
+        let mut spec_dirs = vec![self.plugin_spec_dir.clone()];
+        if self.plugin_spec_dir == std::path::Path::new("/etc/docker/plugins") {
+            spec_dirs.push(PathBuf::from("/usr/lib/docker/plugins"));
+        }
+        let call_timeout = std::time::Duration::from_secs_f64(self.plugin_timeout);
+        let defaults = PluginSettings::default();
+        Ok(PluginSettings {
+            socket_dir: self.plugin_dir.clone(),
+            spec_dirs,
+            connect_retry: defaults.connect_retry.min(call_timeout),
+            call_timeout,
+            ..defaults
         })
     }
 }
@@ -136,5 +162,6 @@ pub fn build_drivers(args: &DaemonArgs) -> anyhow::Result<Drivers> {
         null: Driver::Null,
         macvlan: Driver::Macvlan(sublink_driver(Flavor::Macvlan)),
         ipvlan: Driver::Ipvlan(sublink_driver(Flavor::Ipvlan)),
+        remote: Default::default(),
     })
 }
