@@ -13,6 +13,7 @@ pub mod ipam;
 pub mod model;
 pub mod osl;
 pub mod plugins;
+pub mod portmap;
 pub mod resolver;
 pub mod store;
 

@@ -1,40 +1,62 @@
-//! nftables: cnm's own table, changed by one atomic `nft -f -` transaction per operation.
+//! nftables: cnm's own table, changed by one atomic transaction per operation whose size
+//! depends only on the change.
 //!
-//! Contract: cnm touches only `table ip cnm` (and later `ip6 cnm`). Per-network rules live
-//! in their own chains, reached through verdict maps keyed by bridge name, so adding or
-//! removing a network changes one map element and one chain: the transaction's size depends
-//! on the change, not on how many networks exist.
+//! Contract:
+//! - cnm touches only `table inet cnm` (and deletes the `table ip cnm` of older cnm versions).
+//!   No other table, no global policy, no iptables chain. Its base chains all have policy
+//!   accept; its drops match only traffic to or from cnm's bridges (and, when cnm itself turned
+//!   on forwarding, forwarded traffic that touches no cnm bridge).
+//! - The table's chains and rules are fixed (`layout.rs`); networks, ports and isolation are
+//!   elements of its sets and maps (`policy.rs`). `add_network`, `remove_network`,
+//!   `set_ports` and `set_forward_guard` each apply one transaction of element additions and
+//!   deletions. Publishing a port range is one interval element.
+//! - If an operation's transaction fails (e.g. someone deleted the table or an element), the
+//!   firewall reconciles instead: it lists the kernel's table, computes the difference with the
+//!   whole desired state and applies it in one transaction (`reconcile.rs`). The first
+//!   operation after start does the same, as does `reconcile`.
+//! - Reconcile, never flush: elements that are right are left alone, so a daemon restart keeps
+//!   established flows through published ports (their DNAT entries never disappear).
+//! - `check_and_repair` is cheap while nothing changed: it reads the ruleset generation (one
+//!   netlink round trip) and lists the table only when the generation moved since cnm's own
+//!   last transaction.
 //!
-//! Layout (IPv4):
-//! ```text
-//! table ip cnm {
-//!   map masq-in { type ifname : verdict }          # bridge -> its masquerade chain
-//!   chain nat-postrouting { type nat hook postrouting priority srcnat; iifname vmap @masq-in }
-//!   chain masq__<bridge> { oifname != "<bridge>" ip saddr <subnet> masquerade }
-//! }
-//! ```
-//! Scripts reach the kernel through `nft::Nft` (libnftables in-process, or the `nft` binary).
+//! The user chain (what `DOCKER-USER` is to Docker users), for the README:
+//!
+//! > cnm creates the chain `user` in `table inet cnm` once, empty, and never changes, flushes
+//! > or deletes it, also not when it repairs or reconciles its table. The first rule of cnm's
+//! > `forward` chain (filter hook forward, priority 0) jumps to it, so your rules there see
+//! > every forwarded packet before cnm's own rules. In your rules, `drop` (or `reject`) stops
+//! > the packet; `accept` ends cnm's evaluation for that packet (it skips cnm's isolation
+//! > drops, as an ACCEPT in DOCKER-USER does), and `return` or falling off the end continues
+//! > with cnm's rules. Published ports are DNATed before forwarding, so match them by the
+//! > container's address and port (`ip daddr 172.18.0.2 tcp dport 80`) or by conntrack
+//! > (`ct original proto-dst 8080`). Example, to only let 192.0.2.0/24 reach published ports:
+//! > `nft add rule inet cnm user ct status dnat ip saddr != 192.0.2.0/24 drop`.
+//! > Rules in other tables (ufw, firewalld) still apply too: a packet must be accepted by
+//! > every table's chain on the hook. If `nft flush ruleset` removes cnm's table, cnm
+//! > recreates it within seconds with an empty `user` chain: keep your rules in a file and
+//! > re-load it (e.g. `nft -f /etc/cnm-user.nft`).
 
-use std::collections::BTreeMap;
-
-use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind, HasKind};
 
+pub mod elements;
+pub mod generation;
+pub mod kernel;
+pub mod layout;
 pub mod nft;
+pub mod policy;
+pub mod reconcile;
 
+use elements::{Data, Key};
+use generation::Generation;
+use kernel::KernelTable;
 use nft::Nft;
+pub use policy::{GatewayMode, NetworkPolicy, PortRule};
+use reconcile::{Desired, Plan};
 
-pub const TABLE: &str = "cnm";
-
-/// The rules one bridge network needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NetworkRules {
-    pub bridge: String,
-    pub subnet_v4: Option<Ipv4Net>,
-    /// Masquerade traffic from the subnet leaving through another interface.
-    pub masquerade: bool,
-}
+pub const TABLE: &str = layout::TABLE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FirewallError {
@@ -42,6 +64,11 @@ pub enum FirewallError {
     NftMissing(std::io::Error),
     #[error("nft failed: {stderr}")]
     Nft { stderr: String },
+    /// The object a command names does not exist.
+    #[error("nft: {stderr}")]
+    Missing { stderr: String },
+    #[error("cannot read nft's listing: {0}")]
+    Listing(String),
 }
 
 impl HasKind for FirewallError {
@@ -56,98 +83,347 @@ impl From<FirewallError> for Error {
     }
 }
 
-/// The in-memory model of our table and the apply path.
-#[derive(Default)]
+/// The in-memory model of the table and the apply path.
 pub struct Firewall {
-    networks: BTreeMap<String, NetworkRules>,
+    networks: BTreeMap<String, NetworkPolicy>,
+    /// Published ports by owner (an endpoint id).
+    ports: BTreeMap<String, Vec<PortRule>>,
+    /// Families (`true` = IPv6) where cnm turned forwarding on.
+    guard: BTreeSet<bool>,
     nft: Nft,
+    generation: Option<Generation>,
+    /// The ruleset generation at which the kernel was last known to match the model.
+    known_generation: Option<u32>,
+    /// The kernel has been reconciled once since start.
+    synced: bool,
+    legacy_checked: bool,
 }
 
-fn chain_of(bridge: &str) -> String {
-    format!("masq__{bridge}")
-}
-
-fn network_script(rules: &NetworkRules, out: &mut String) {
-    let chain = chain_of(&rules.bridge);
-    out.push_str(&format!("add chain ip {TABLE} {chain}\n"));
-    if let (true, Some(subnet)) = (rules.masquerade, rules.subnet_v4) {
-        out.push_str(&format!(
-            "add rule ip {TABLE} {chain} oifname != \"{}\" ip saddr {subnet} counter masquerade\n",
-            rules.bridge
-        ));
+impl Default for Firewall {
+    fn default() -> Self {
+        Self::new()
     }
-    out.push_str(&format!("add element ip {TABLE} masq-in {{ \"{}\" : jump {chain} }}\n", rules.bridge));
+}
+
+type ElementRef<'a> = (&'static str, &'a Key, &'a Option<Data>);
+
+/// Deletions, then additions, of the elements that differ between `old` and `new`.
+fn delta_script(old: &[policy::Element], new: &[policy::Element]) -> String {
+    let index = |els: &[policy::Element]| -> BTreeMap<(&'static str, Key), Option<Data>> {
+        els.iter()
+            .map(|(s, k, d)| ((*s, k.clone()), d.clone()))
+            .collect()
+    };
+    let (old_map, new_map) = (index(old), index(new));
+    let mut deletes: BTreeMap<&str, Vec<ElementRef>> = BTreeMap::new();
+    let mut adds: BTreeMap<&str, Vec<ElementRef>> = BTreeMap::new();
+    for ((set, key), data) in &old_map {
+        if new_map.get(&(*set, key.clone())) != Some(data) {
+            deletes.entry(set).or_default().push((set, key, data));
+        }
+    }
+    for ((set, key), data) in &new_map {
+        if old_map.get(&(*set, key.clone())) != Some(data) {
+            adds.entry(set).or_default().push((set, key, data));
+        }
+    }
+    let mut out = String::new();
+    for (verb, groups) in [("delete", deletes), ("add", adds)] {
+        for (set, items) in groups {
+            let items: Vec<_> = items.iter().map(|(_, k, d)| (*k, d.as_ref())).collect();
+            reconcile::element_commands(verb, set, &items, &mut out);
+        }
+    }
+    out
 }
 
 impl Firewall {
+    /// Binds to the caller's network namespace (the daemon's); touches nothing yet.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records a network without touching the kernel (restore path; `sync` applies).
-    pub fn remember(&mut self, rules: NetworkRules) {
-        self.networks.insert(rules.bridge.clone(), rules);
-    }
-
-    /// The whole table as one script that replaces whatever is there atomically.
-    pub fn full_script(&self) -> String {
-        let mut s = format!(
-            "table ip {TABLE} {{}}\ndelete table ip {TABLE}\n\
-             table ip {TABLE} {{\n\
-             \tmap masq-in {{ type ifname : verdict; }}\n\
-             \tchain nat-postrouting {{ type nat hook postrouting priority srcnat; policy accept; iifname vmap @masq-in; }}\n\
-             }}\n"
-        );
-        for rules in self.networks.values() {
-            network_script(rules, &mut s);
+        let generation = Generation::open()
+            .map_err(|e| tracing::warn!(error = %e, "cannot read the nftables generation; every check will list the table"))
+            .ok();
+        Firewall {
+            networks: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            guard: BTreeSet::new(),
+            nft: Nft::new(),
+            generation,
+            known_generation: None,
+            synced: false,
+            legacy_checked: false,
         }
-        s
     }
 
-    /// Makes the kernel match the model in one transaction.
-    pub async fn sync(&self) -> Result<(), FirewallError> {
-        self.nft.apply(&self.full_script()).await
+    /// Records a network without touching the kernel (restore path; `reconcile` applies).
+    pub fn remember_network(&mut self, policy: NetworkPolicy) {
+        self.networks.insert(policy.bridge.clone(), policy);
     }
 
-    pub async fn add_network(&mut self, rules: NetworkRules) -> Result<(), FirewallError> {
-        let mut script = String::new();
-        if let Some(old) = self.networks.get(&rules.bridge) {
-            remove_script(old, &mut script);
+    /// Records an owner's published ports without touching the kernel (restore path).
+    pub fn remember_ports(&mut self, owner: &str, rules: Vec<PortRule>) {
+        if rules.is_empty() {
+            self.ports.remove(owner);
+        } else {
+            self.ports.insert(owner.to_string(), rules);
         }
-        network_script(&rules, &mut script);
-        self.nft.apply(&script).await?;
-        self.networks.insert(rules.bridge.clone(), rules);
+    }
+
+    pub fn remember_forward_guard(&mut self, v6: bool) {
+        self.guard.insert(v6);
+    }
+
+    pub fn network(&self, bridge: &str) -> Option<&NetworkPolicy> {
+        self.networks.get(bridge)
+    }
+
+    /// Every element the kernel should hold, by set.
+    pub fn desired(&self) -> Desired {
+        let mut d = Desired::new();
+        let all = self
+            .networks
+            .values()
+            .flat_map(NetworkPolicy::elements)
+            .chain(self.ports.values().flat_map(|r| policy::port_elements(r)))
+            .chain(self.guard.iter().map(|v6| policy::guard_element(*v6)));
+        for (set, key, data) in all {
+            d.entry(set).or_default().insert(key, data);
+        }
+        d
+    }
+
+    /// The script that creates the whole table on a kernel that has none of it.
+    pub fn fresh_script(&self) -> String {
+        reconcile::fresh(&self.desired()).script
+    }
+
+    pub async fn add_network(&mut self, policy: NetworkPolicy) -> Result<(), FirewallError> {
+        let new = policy.elements();
+        let previous = self.networks.insert(policy.bridge.clone(), policy.clone());
+        let old = previous
+            .as_ref()
+            .map(NetworkPolicy::elements)
+            .unwrap_or_default();
+        if let Err(e) = self.apply_delta(&old, &new).await {
+            match previous {
+                Some(p) => self.networks.insert(p.bridge.clone(), p),
+                None => self.networks.remove(&policy.bridge),
+            };
+            return Err(e);
+        }
         Ok(())
     }
 
     pub async fn remove_network(&mut self, bridge: &str) -> Result<(), FirewallError> {
-        let Some(rules) = self.networks.get(bridge) else { return Ok(()) };
-        let mut script = String::new();
-        remove_script(rules, &mut script);
-        self.nft.apply(&script).await?;
-        self.networks.remove(bridge);
+        let Some(previous) = self.networks.remove(bridge) else {
+            return Ok(());
+        };
+        if let Err(e) = self.apply_delta(&previous.elements(), &[]).await {
+            self.networks.insert(bridge.to_string(), previous);
+            return Err(e);
+        }
         Ok(())
     }
-}
 
-fn remove_script(rules: &NetworkRules, out: &mut String) {
-    let chain = chain_of(&rules.bridge);
-    out.push_str(&format!("delete element ip {TABLE} masq-in {{ \"{}\" }}\n", rules.bridge));
-    out.push_str(&format!("flush chain ip {TABLE} {chain}\ndelete chain ip {TABLE} {chain}\n"));
+    /// Replaces `owner`'s published ports (empty: removes them) in one transaction.
+    pub async fn set_ports(
+        &mut self,
+        owner: &str,
+        rules: Vec<PortRule>,
+    ) -> Result<(), FirewallError> {
+        let new = policy::port_elements(&rules);
+        let previous = if rules.is_empty() {
+            self.ports.remove(owner)
+        } else {
+            self.ports.insert(owner.to_string(), rules)
+        };
+        let old = previous
+            .as_deref()
+            .map(policy::port_elements)
+            .unwrap_or_default();
+        if let Err(e) = self.apply_delta(&old, &new).await {
+            match previous {
+                Some(p) => self.ports.insert(owner.to_string(), p),
+                None => self.ports.remove(owner),
+            };
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Limits forwarding of `v6` (or IPv4) to cnm's bridges: cnm turned it on, so nothing
+    /// else on the host asked for it (Docker sets the FORWARD policy to DROP in that case).
+    pub async fn set_forward_guard(&mut self, v6: bool) -> Result<(), FirewallError> {
+        if !self.guard.insert(v6) {
+            return Ok(());
+        }
+        let result = self.apply_delta(&[], &[policy::guard_element(v6)]).await;
+        if result.is_err() {
+            self.guard.remove(&v6);
+        }
+        result
+    }
+
+    fn read_generation(&mut self) -> Option<u32> {
+        self.generation.as_mut().and_then(|g| g.read().ok())
+    }
+
+    async fn apply_delta(
+        &mut self,
+        old: &[policy::Element],
+        new: &[policy::Element],
+    ) -> Result<(), FirewallError> {
+        if !self.synced {
+            return self.reconcile().await.map(drop);
+        }
+        let script = delta_script(old, new);
+        if script.is_empty() {
+            return Ok(());
+        }
+        let before = self.read_generation();
+        match self.nft.apply(&script).await {
+            Ok(()) => {
+                let after = self.read_generation();
+                // Still known-good only if nobody else committed since we last looked.
+                let ours = matches!((self.known_generation, before, after), (Some(k), Some(b), Some(a)) if k == b && a == b.wrapping_add(1));
+                self.known_generation = if ours { after } else { None };
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "nft transaction failed; reconciling cnm's table with the kernel");
+                self.reconcile().await.map(drop)
+            }
+        }
+    }
+
+    /// Lists the kernel's table and applies the difference to the model in one transaction.
+    /// Returns what was changed (empty when the kernel already matched).
+    pub async fn reconcile(&mut self) -> Result<Vec<String>, FirewallError> {
+        let before = self.read_generation();
+        let (kernel, exists) = match self
+            .nft
+            .list(&format!("list table {} {TABLE}", layout::FAMILY))
+            .await
+        {
+            Ok(json) => (
+                KernelTable::parse(&json).map_err(FirewallError::Listing)?,
+                true,
+            ),
+            Err(FirewallError::Missing { .. }) => (KernelTable::default(), false),
+            Err(e) => return Err(e),
+        };
+        if !self.synced {
+            self.adopt_forward_guard(&kernel);
+        }
+        let mut plan: Plan = reconcile::plan(&self.desired(), &kernel, exists);
+        if !self.legacy_checked && self.legacy_table_exists().await {
+            plan.script
+                .insert_str(0, &format!("delete table ip {TABLE}\n"));
+            plan.changes += 1;
+            plan.notes.push(format!("deleted the old table ip {TABLE}"));
+        }
+        if plan.changes > 0 {
+            self.nft.apply(&plan.script).await?;
+        }
+        self.legacy_checked = true;
+        self.synced = true;
+        let after = self.read_generation();
+        let expected = before.map(|b| b.wrapping_add((plan.changes > 0) as u32));
+        self.known_generation = if after.is_some() && after == expected {
+            after
+        } else {
+            None
+        };
+        Ok(plan.notes)
+    }
+
+    /// Whether cnm turned forwarding on is only known to the run that did it; the kernel's
+    /// table carries it across restarts.
+    fn adopt_forward_guard(&mut self, kernel: &KernelTable) {
+        let listed = kernel
+            .sets
+            .get("forward_guard")
+            .and_then(|s| s.elements.as_ref());
+        for key in listed.into_iter().flat_map(|e| e.keys()) {
+            if let [elements::Part::Family(f)] = key.as_slice() {
+                self.guard.insert(*f == elements::FAMILY_V6);
+            }
+        }
+    }
+
+    async fn legacy_table_exists(&self) -> bool {
+        self.nft
+            .list(&format!("list table ip {TABLE}"))
+            .await
+            .is_ok()
+    }
+
+    /// Restores the table if anything changed it since cnm last looked; true when it had to.
+    /// Cheap when nothing changed (one netlink round trip).
+    pub async fn check_and_repair(&mut self) -> Result<bool, FirewallError> {
+        let now = self.read_generation();
+        if self.synced && now.is_some() && now == self.known_generation {
+            return Ok(false);
+        }
+        let notes = self.reconcile().await?;
+        if notes.is_empty() {
+            return Ok(false);
+        }
+        tracing::warn!(changes = ?notes, "cnm's nftables table was changed or removed outside cnm; restored it");
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn policy(bridge: &str, subnet: &str) -> NetworkPolicy {
+        NetworkPolicy {
+            bridge: bridge.into(),
+            subnet_v4: Some(subnet.parse().unwrap()),
+            subnet_v6: None,
+            icc: true,
+            internal: false,
+            mode_v4: GatewayMode::Nat,
+            mode_v6: GatewayMode::Nat,
+            masquerade: true,
+            snat_v4: None,
+            snat_v6: None,
+            trusted: vec![],
+        }
+    }
+
     #[test]
-    fn full_script_holds_one_chain_and_element_per_network() {
+    fn delta_of_a_changed_network_touches_only_what_changed() {
+        let old = policy("br-a", "172.18.0.0/16").elements();
+        let new = NetworkPolicy {
+            icc: false,
+            ..policy("br-a", "172.18.0.0/16")
+        }
+        .elements();
+        let s = delta_script(&old, &new);
+        assert_eq!(
+            s,
+            "delete element inet cnm same_icc { \"br-a\" . \"br-a\" }\nadd element inet cnm same_noicc { \"br-a\" . \"br-a\" }\n"
+        );
+        assert_eq!(delta_script(&old, &old), "");
+    }
+
+    #[test]
+    fn the_fresh_script_holds_every_network() {
         let mut fw = Firewall::new();
-        fw.remember(NetworkRules { bridge: "br-a".into(), subnet_v4: Some("172.18.0.0/16".parse().unwrap()), masquerade: true });
-        fw.remember(NetworkRules { bridge: "br-b".into(), subnet_v4: Some("172.19.0.0/16".parse().unwrap()), masquerade: false });
-        let s = fw.full_script();
-        assert!(s.contains("add rule ip cnm masq__br-a oifname != \"br-a\" ip saddr 172.18.0.0/16 counter masquerade"));
-        assert!(!s.contains("ip saddr 172.19.0.0/16"));
-        assert_eq!(s.matches("add element").count(), 2);
+        fw.remember_network(policy("br-a", "172.18.0.0/16"));
+        fw.remember_network(NetworkPolicy {
+            masquerade: false,
+            ..policy("br-b", "172.19.0.0/16")
+        });
+        let s = fw.fresh_script();
+        assert!(
+            s.contains("add element inet cnm masq_v4 { 172.18.0.0/16 }"),
+            "{s}"
+        );
+        assert!(!s.contains("172.19.0.0/16 }\nadd element inet cnm masq"));
+        assert!(s.contains("\"br-b\""));
     }
 }

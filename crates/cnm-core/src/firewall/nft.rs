@@ -8,6 +8,8 @@
 //! Be aware: a libnftables context is not thread-safe and binds its netlink socket to the
 //! namespace of the thread that creates it; `Nft` keeps one context behind a mutex, created
 //! in the daemon's namespace. Each `apply` is one atomic transaction, as with `nft -f`.
+//! `list` runs a listing command with JSON output (`nft -j`) and returns the text; a missing
+//! table or set is `FirewallError::Missing`.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::process::Stdio;
@@ -22,12 +24,18 @@ type CtxFree = unsafe extern "C" fn(*mut c_void);
 type CtxBuffer = unsafe extern "C" fn(*mut c_void) -> c_int;
 type RunCmd = unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int;
 type GetBuffer = unsafe extern "C" fn(*mut c_void) -> *const c_char;
+type SetFlags = unsafe extern "C" fn(*mut c_void, u32);
+
+/// `NFT_CTX_OUTPUT_JSON` (libnftables.h).
+const OUTPUT_JSON: u32 = 1 << 4;
 
 struct Library {
     _lib: libloading::Library,
     free: CtxFree,
     run: RunCmd,
     error_buffer: GetBuffer,
+    output_buffer: GetBuffer,
+    set_output_flags: SetFlags,
     ctx: *mut c_void,
 }
 
@@ -46,28 +54,85 @@ impl Library {
             let buffer_error: CtxBuffer = *lib.get(b"nft_ctx_buffer_error\0").ok()?;
             let run: RunCmd = *lib.get(b"nft_run_cmd_from_buffer\0").ok()?;
             let error_buffer: GetBuffer = *lib.get(b"nft_ctx_get_error_buffer\0").ok()?;
+            let output_buffer: GetBuffer = *lib.get(b"nft_ctx_get_output_buffer\0").ok()?;
+            let set_output_flags: SetFlags = *lib.get(b"nft_ctx_output_set_flags\0").ok()?;
             let ctx = new(0);
             if ctx.is_null() {
                 return None;
             }
             buffer_output(ctx);
             buffer_error(ctx);
-            Some(Library { _lib: lib, free, run, error_buffer, ctx })
+            Some(Library {
+                _lib: lib,
+                free,
+                run,
+                error_buffer,
+                output_buffer,
+                set_output_flags,
+                ctx,
+            })
         }
     }
 
     fn apply(&mut self, script: &str) -> Result<(), FirewallError> {
-        let script = CString::new(script).map_err(|_| FirewallError::Nft { stderr: "script contains NUL".into() })?;
+        let script = CString::new(script).map_err(|_| FirewallError::Nft {
+            stderr: "script contains NUL".into(),
+        })?;
         // SAFETY: ctx is valid for the library's lifetime; the script is NUL-terminated; the
         // error buffer is owned by ctx and read before the next call.
         unsafe {
             if (self.run)(self.ctx, script.as_ptr()) == 0 {
                 return Ok(());
             }
-            let err = (self.error_buffer)(self.ctx);
-            let stderr = if err.is_null() { String::new() } else { CStr::from_ptr(err).to_string_lossy().trim().to_string() };
-            Err(FirewallError::Nft { stderr })
+            Err(classify(
+                (self.read_buffer(self.error_buffer)).trim().to_string(),
+            ))
         }
+    }
+
+    /// Runs a listing command with JSON output and returns what it printed.
+    fn list(&mut self, command: &str) -> Result<String, FirewallError> {
+        let command = CString::new(command).map_err(|_| FirewallError::Nft {
+            stderr: "command contains NUL".into(),
+        })?;
+        // SAFETY: as in `apply`; flags are restored before the context is used again.
+        unsafe {
+            (self.set_output_flags)(self.ctx, OUTPUT_JSON);
+            let rc = (self.run)(self.ctx, command.as_ptr());
+            (self.set_output_flags)(self.ctx, 0);
+            let out = self.read_buffer(self.output_buffer);
+            if rc == 0 {
+                return Ok(out);
+            }
+            Err(classify(
+                self.read_buffer(self.error_buffer).trim().to_string(),
+            ))
+        }
+    }
+
+    /// Reads (and so resets) one of the context's buffers.
+    ///
+    /// # Safety
+    /// `get` must be one of the context's buffer getters.
+    unsafe fn read_buffer(&self, get: GetBuffer) -> String {
+        // SAFETY: the buffer is owned by ctx and copied before the next call.
+        unsafe {
+            let p = get(self.ctx);
+            if p.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        }
+    }
+}
+
+/// A missing object is its own error, so callers can tell "not there" from "failed".
+fn classify(stderr: String) -> FirewallError {
+    if stderr.contains("No such file or directory") {
+        FirewallError::Missing { stderr }
+    } else {
+        FirewallError::Nft { stderr }
     }
 }
 
@@ -106,6 +171,32 @@ impl Nft {
             None => apply_with_binary(script).await,
         }
     }
+
+    /// Runs a listing command (`list table inet cnm`) and returns its JSON.
+    pub async fn list(&self, command: &str) -> Result<String, FirewallError> {
+        match &self.library {
+            Some(lib) => lib.lock().expect("nft context lock").list(command),
+            None => list_with_binary(command).await,
+        }
+    }
+}
+
+/// Runs `nft -j <command>`.
+async fn list_with_binary(command: &str) -> Result<String, FirewallError> {
+    let out = tokio::process::Command::new("nft")
+        .arg("-j")
+        .args(command.split_whitespace())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(FirewallError::NftMissing)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(classify(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
 }
 
 /// Runs `nft -f -` with `script` as one transaction.
@@ -118,12 +209,24 @@ async fn apply_with_binary(script: &str) -> Result<(), FirewallError> {
         .spawn()
         .map_err(FirewallError::NftMissing)?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(script.as_bytes()).await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
+    stdin
+        .write_all(script.as_bytes())
+        .await
+        .map_err(|e| FirewallError::Nft {
+            stderr: e.to_string(),
+        })?;
     drop(stdin);
-    let out = child.wait_with_output().await.map_err(|e| FirewallError::Nft { stderr: e.to_string() })?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| FirewallError::Nft {
+            stderr: e.to_string(),
+        })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(FirewallError::Nft { stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+        Err(classify(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
     }
 }
