@@ -25,9 +25,11 @@ pub mod client;
 pub mod discovery;
 
 #[cfg(test)]
-mod test_server;
+mod client_tests;
 #[cfg(test)]
-mod tests;
+mod driver_tests;
+#[cfg(test)]
+mod test_server;
 
 pub use client::PluginClient;
 pub use discovery::Address;
