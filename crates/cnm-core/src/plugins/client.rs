@@ -7,13 +7,17 @@
 //! - Every call opens a fresh connection, so a plugin that restarted is simply reached again.
 //!   Connecting is retried with back-off (50 ms doubling) while it fails, for at most
 //!   `connect_retry` (the request was never sent, so retrying is safe); once connected, the
-//!   exchange is bounded by `timeout`. Errors after sending are never retried.
+//!   exchange is bounded by `timeout`. Errors after sending are never retried. Once a plugin
+//!   was found unreachable, calls within the next `UNREACHABLE_MEMORY` try to connect once
+//!   only, so the rollback of a failed operation (or a detach) does not wait again per call;
+//!   the first successful connection forgets it.
 //! - 200: the body decodes as JSON (empty, `null` and `{}` are empty success); undecodable
 //!   bodies are `BadResponse`. 404: `NotImplemented` (optional methods tolerate it). Any other
 //!   status: `Status` with the body's `Err`, else the raw body. Answers are capped at 4 MiB.
 //! - Error fields *inside* 200 answers (`Err`/`Error`) are the callers' business: they differ
 //!   between the two protocols.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,7 +39,12 @@ pub struct PluginClient {
     address: Address,
     timeout: Duration,
     connect_retry: Duration,
+    /// When the plugin was last found unreachable (shared by clones).
+    unreachable_since: Arc<Mutex<Option<Instant>>>,
 }
+
+/// How long an unreachable plugin is not waited for again.
+const UNREACHABLE_MEMORY: Duration = Duration::from_secs(5);
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
@@ -47,6 +56,7 @@ impl PluginClient {
             address,
             timeout,
             connect_retry,
+            unreachable_since: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -111,6 +121,16 @@ impl PluginClient {
 
     /// Connects, retrying refused/missing sockets with back-off for at most `connect_retry`.
     async fn connect(&self, method: &str) -> Result<Box<dyn Stream>, PluginError> {
+        let recently_down = self
+            .unreachable_since
+            .lock()
+            .expect("unreachable lock")
+            .is_some_and(|since| since.elapsed() < UNREACHABLE_MEMORY);
+        let retry = if recently_down {
+            Duration::ZERO
+        } else {
+            self.connect_retry
+        };
         let start = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
@@ -128,13 +148,21 @@ impl PluginClient {
                 }
             };
             match attempt {
-                Ok(stream) => return Ok(stream),
-                Err(e) if start.elapsed() + delay <= self.connect_retry => {
+                Ok(stream) => {
+                    *self.unreachable_since.lock().expect("unreachable lock") = None;
+                    return Ok(stream);
+                }
+                Err(e) if start.elapsed() + delay <= retry => {
                     tracing::debug!(plugin = %self.name, error = %e, "plugin not reachable yet; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }
                 Err(e) => {
+                    // Keep the first failure's time: after the memory, calls wait fully again.
+                    let mut since = self.unreachable_since.lock().expect("unreachable lock");
+                    if since.is_none_or(|t| t.elapsed() >= UNREACHABLE_MEMORY) {
+                        *since = Some(Instant::now());
+                    }
                     return Err(PluginError::Unreachable {
                         method: method.to_string(),
                         name: self.name.clone(),

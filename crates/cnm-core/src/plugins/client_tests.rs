@@ -243,3 +243,51 @@ async fn activation_is_once_per_plugin_and_checks_the_interface() {
     );
     assert!(started.elapsed() < Duration::from_millis(500));
 }
+
+#[tokio::test]
+async fn an_unreachable_plugin_is_not_waited_for_again_until_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("down.sock");
+    let plugin = client(path.clone());
+    let started = Instant::now();
+    plugin
+        .call::<(), NetworkResponse>("X.First", None)
+        .await
+        .unwrap_err();
+    let first = started.elapsed();
+    assert!(
+        first >= Duration::from_millis(150),
+        "the first call retries: {first:?}"
+    );
+    // A clone (the IPAM side of the same plugin, say) remembers it too.
+    let started = Instant::now();
+    let e = plugin
+        .clone()
+        .call::<(), NetworkResponse>("X.Second", None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    // Back up: one attempt reaches it, and full retries apply again afterwards.
+    let _server = TestServer::start(&path, |_, _| (200, "{}".into()));
+    plugin
+        .call::<(), NetworkResponse>("X.Third", None)
+        .await
+        .unwrap();
+    drop(_server);
+    std::fs::remove_file(&path).unwrap();
+    let started = Instant::now();
+    plugin
+        .call::<(), NetworkResponse>("X.Fourth", None)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+}

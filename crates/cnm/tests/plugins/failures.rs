@@ -236,4 +236,26 @@ fn plugin_failures_are_clear_errors_and_leave_nothing_behind() {
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("No such file or directory"), "{body}");
     base.check(&host, &plugin, "plugin gone");
+
+    // A sandbox on its network can still be removed, without waiting for the plugin once per
+    // call (Docker retries each for 30 s): the detach errors are logged, the sandbox goes.
+    let started = Instant::now();
+    ok(host.cnm(&["sandbox", "rm", "-f", "keep"]));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sandbox_count(&host), 0);
+    assert_eq!(
+        std::fs::read_dir(host.exec_root().join("netns"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let log = host.daemon_log();
+    assert!(
+        log.contains("detach failed") && log.contains("is not reachable"),
+        "{log}"
+    );
 }
