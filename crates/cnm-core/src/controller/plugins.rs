@@ -11,13 +11,19 @@
 //!   plugins of stored networks load on their first use, as with Docker).
 //! - `load_for_restore` runs at start-up with the lock held (nothing else runs then); a
 //!   plugin that cannot be loaded is logged and its networks stay as stored.
+//! - An IPAM plugin that asks for replay (`RequiresRequestReplay`) and is loaded only after
+//!   start-up (it was down then) gets the stored allocations of its networks replayed before
+//!   anything else uses it, as start-up would have done (Docker never replays it then).
 
-use super::{Controller, Lookup, State};
+use std::collections::BTreeMap;
+
+use super::{Controller, Lookup, State, ipam_alloc};
 use crate::driver::{Driver, RemoteDriver};
 use crate::error::Result;
 use crate::ipam::{IpamDriver, RemoteIpam};
-use crate::model::Network;
+use crate::model::{Endpoint, Network};
 use crate::osl::Netlink;
+use crate::store::{Batch, Kind};
 use cnm_types::plugin::{IPAM_DRIVER, NETWORK_DRIVER};
 
 /// Plugins loaded for one operation, to be registered under their names.
@@ -42,14 +48,17 @@ impl State {
         )
     }
 
-    fn register(&mut self, loaded: Loaded) {
+    /// Registers what was loaded; returns the name of a newly registered IPAM driver.
+    fn register(&mut self, loaded: Loaded) -> Option<String> {
         if let Some((name, driver)) = loaded.driver {
             self.drivers.remote.entry(name).or_insert(driver);
         }
-        if let Some((name, ipam)) = loaded.ipam
-            && !self.ipams.contains(&name)
-        {
-            self.ipams.insert(&name, ipam);
+        match loaded.ipam {
+            Some((name, ipam)) if !self.ipams.contains(&name) => {
+                self.ipams.insert(&name, ipam);
+                Some(name)
+            }
+            _ => None,
         }
     }
 }
@@ -67,7 +76,10 @@ impl Controller {
             return Ok(());
         }
         let loaded = self.load(missing).await?;
-        self.state.lock().await.register(loaded);
+        let mut state = self.state.lock().await;
+        if let Some(ipam) = state.register(loaded) {
+            self.replay_to(&mut state, &ipam).await;
+        }
         Ok(())
     }
 
@@ -97,7 +109,8 @@ impl Controller {
             return;
         }
         match self.load(missing).await {
-            Ok(loaded) => state.register(loaded),
+            // start() replays to it right after.
+            Ok(loaded) => drop(state.register(loaded)),
             Err(e) => tracing::warn!(
                 network = %network.name,
                 error = %e,
@@ -122,5 +135,71 @@ impl Controller {
             loaded.ipam = Some((name, IpamDriver::Remote(RemoteIpam::load(&plugin).await?)));
         }
         Ok(loaded)
+    }
+
+    /// Replays the stored allocations of every network using the IPAM driver `ipam`, when it
+    /// asks for replay: pools, gateways and aux addresses, then endpoint addresses. Pool ids
+    /// the plugin answers anew are recorded. Failures are logged: the records stay.
+    async fn replay_to(&self, state: &mut State, ipam: &str) {
+        let wants = state
+            .ipams
+            .get(ipam)
+            .is_some_and(|d| d.capabilities().requires_request_replay);
+        if !wants {
+            return;
+        }
+        let networks: Vec<Network> = state
+            .networks
+            .values()
+            .filter(|n| n.ipam_driver == ipam && !n.config_only)
+            .cloned()
+            .collect();
+        let mut batch = Batch::default();
+        for mut network in networks {
+            if let Err(e) = ipam_alloc::replay_network(state, &mut network).await {
+                tracing::warn!(network = %network.name, error = %e, "replaying allocations to the IPAM plugin");
+                continue;
+            }
+            let endpoints: Vec<Endpoint> = state
+                .endpoints_of(&network.id)
+                .into_iter()
+                .cloned()
+                .collect();
+            for mut endpoint in endpoints {
+                for v6 in [false, true] {
+                    let (addr, pool) = if v6 {
+                        (endpoint.addr_v6, &mut endpoint.pool_v6)
+                    } else {
+                        (endpoint.addr_v4, &mut endpoint.pool_v4)
+                    };
+                    // Only addresses IPAM gave (a plugin-assigned one has no pool).
+                    let (Some(addr), Some(pool)) = (addr, pool) else {
+                        continue;
+                    };
+                    let Some(info) = network.all_ipam().find(|i| i.pool.contains(&addr.addr()))
+                    else {
+                        continue;
+                    };
+                    *pool = info.pool_id.clone();
+                    let result = match state.ipams.get_mut(ipam) {
+                        Ok(driver) => driver
+                            .request_address(pool, Some(addr.addr()), &BTreeMap::new())
+                            .await
+                            .map(drop),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "replaying an address");
+                    }
+                }
+                batch.put(Kind::Endpoint, endpoint.id.as_str(), &endpoint);
+                state.insert_endpoint(endpoint);
+            }
+            batch.put(Kind::Network, network.id.as_str(), &network);
+            state.insert_network(network);
+        }
+        if let Err(e) = self.commit(&batch) {
+            tracing::warn!(error = %e, "persisting replayed pool ids");
+        }
     }
 }

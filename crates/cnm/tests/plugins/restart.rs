@@ -96,3 +96,67 @@ fn a_daemon_restart_restores_remote_networks_and_replays_allocations_to_the_ipam
     assert_eq!(kept.allocated(), BTreeSet::new());
     assert_eq!(plugin_links(), BTreeSet::new());
 }
+
+#[test]
+fn a_plugin_down_at_start_up_keeps_its_networks_and_is_loaded_and_replayed_on_first_use() {
+    if !support::root_or_loud_skip("plugin down at start-up") {
+        return;
+    }
+    let dirs = PluginDirs::new();
+    let mut host = dirs.host();
+    let behaviour = Behaviour {
+        requires_replay: true,
+        ..Default::default()
+    };
+    let mut plugin = TestPlugin::start("trep", &dirs.socket("trep"), behaviour);
+    ok(host.docker(&[
+        "network",
+        "create",
+        "-d",
+        "trep",
+        "--ipam-driver",
+        "trep",
+        "rep",
+    ]));
+    create_sandbox(&host, "sa", &["rep"]);
+
+    // The plugin is down (its socket refuses) while the daemon starts.
+    host.stop();
+    plugin.stop();
+    host.start();
+    assert!(
+        host.daemon_log()
+            .contains("cannot load the network's plugin now"),
+        "{}",
+        host.daemon_log()
+    );
+    assert_eq!(network_names(&host), ["bridge", "host", "none", "rep"]);
+    assert_eq!(
+        ip_of(&host, "sa", "rep"),
+        "10.50.0.2",
+        "the endpoint is kept as stored"
+    );
+
+    // It comes back without its pools; the first use loads it and replays before allocating.
+    plugin.restart(true);
+    create_sandbox(&host, "sb", &["rep"]);
+    assert_eq!(
+        ip_of(&host, "sb", "rep"),
+        "10.50.0.3",
+        "no address is handed out twice"
+    );
+    let expected = BTreeSet::from(["10.50.0.1", "10.50.0.2", "10.50.0.3"].map(String::from));
+    assert_eq!(plugin.allocated(), expected);
+    assert_eq!(
+        plugin.bodies("IpamDriver.RequestPool")[0]["Pool"],
+        "10.50.0.0/24"
+    );
+    assert!(ping(&host, "sb", "10.50.0.2"), "sb -> sa");
+
+    for name in ["sa", "sb"] {
+        ok(host.cnm(&["sandbox", "rm", "-f", name]));
+    }
+    ok(host.docker(&["network", "rm", "rep"]));
+    assert_eq!(plugin.allocated(), BTreeSet::new());
+    assert_eq!(plugin_links(), BTreeSet::new());
+}
