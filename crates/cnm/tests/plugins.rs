@@ -90,6 +90,12 @@ impl PluginDirs {
     }
 
     /// Starts the daemon (entering the test's private namespaces) aimed at these directories.
+    ///
+    /// `--ip-forward=false`: when cnm turns forwarding on, its firewall drops forwarded traffic
+    /// that touches none of cnm's bridges (Docker's rule), and with `br_netfilter` loaded that
+    /// includes frames bridged inside the test plugin's own bridge, so plugin networks would lose
+    /// their traffic for a reason that is the firewall's, not the plugin protocol's. Sandboxes on
+    /// one plugin network share a bridge and need no routing.
     fn host(&self) -> TestHost {
         let sockets = self.sockets.display().to_string();
         let specs = self.specs.display().to_string();
@@ -100,6 +106,7 @@ impl PluginDirs {
             &specs,
             "--plugin-timeout",
             "2",
+            "--ip-forward=false",
         ])
     }
 }
