@@ -459,13 +459,13 @@ fn published_tcp_and_udp_reach_the_sandbox_from_everywhere_with_the_source_kept(
     let lab = Lab::new(&[]);
     lab.network("web", &[]);
     let w = lab.sandbox(
-        "w",
+        "ws",
         &["web"],
-        &[port("tcp", "", 8080, 80), port("udp", "", 5353, 53)],
+        &[port("tcp", "", 8080, 80), port("udp", "", 5353, 5300)],
     );
-    let c = lab.sandbox("c", &["web"], &[]);
+    let c = lab.sandbox("cl", &["web"], &[]);
     let tcp = Echo::tcp(&w, "0.0.0.0:80");
-    let udp = Echo::udp(&w, "0.0.0.0:53");
+    let udp = Echo::udp(&w, "0.0.0.0:5300");
     tcp_ok(&lab.outside, "10.99.0.1:8080").expect("outside -> tcp");
     assert_eq!(
         tcp.last_peer(),
@@ -485,8 +485,8 @@ fn published_tcp_and_udp_reach_the_sandbox_from_everywhere_with_the_source_kept(
         "an unpublished port"
     );
     assert_eq!(
-        lab.inspect("w")["NetworkSettings"]["Ports"],
-        json!({"53/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}], "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]})
+        lab.inspect("ws")["NetworkSettings"]["Ports"],
+        json!({"5300/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}], "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]})
     );
     let taken = std::net::TcpListener::bind("0.0.0.0:8080")
         .map(drop)
@@ -536,7 +536,7 @@ fn an_established_connection_through_a_published_port_survives_a_restart() {
     }
     let mut lab = Lab::new(&[]);
     lab.network("web", &[]);
-    let w = lab.sandbox("w", &["web"], &[port("tcp", "", 8080, 80)]);
+    let w = lab.sandbox("ws", &["web"], &[port("tcp", "", 8080, 80)]);
     let _srv = Echo::tcp(&w, "0.0.0.0:80");
     let mut conn = tcp_connect(&lab.outside, "10.99.0.1:8080").unwrap();
     probe::roundtrip(&mut conn, "before\n").unwrap();
@@ -553,7 +553,7 @@ fn published_ports_come_back_within_seconds_after_nft_flush_ruleset() {
     }
     let lab = Lab::new(&[]);
     lab.network("web", &[]);
-    let w = lab.sandbox("w", &["web"], &[port("tcp", "", 8080, 80)]);
+    let w = lab.sandbox("ws", &["web"], &[port("tcp", "", 8080, 80)]);
     let _srv = Echo::tcp(&w, "0.0.0.0:80");
     tcp_ok(&lab.outside, "10.99.0.1:8080").unwrap();
     sh(&["nft", "flush", "ruleset"]);
