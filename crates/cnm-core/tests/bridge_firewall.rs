@@ -563,8 +563,8 @@ fn repairs_after_a_flush_keeps_user_rules_and_removes_the_old_table() {
                 "element",
                 "inet",
                 "cnm",
-                "dnat_v4",
-                "{ 0.0.0.0/0 . tcp . 8080 }",
+                "dnat_any_v4",
+                "{ tcp . 8080 }",
             ],
         );
         ok("nft", &["insert", "rule", "inet", "cnm", "forward", "drop"]);

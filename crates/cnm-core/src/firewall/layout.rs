@@ -43,6 +43,15 @@ const fn map(name: &'static str, key: &'static [Kind], data: &'static [Kind]) ->
     }
 }
 
+const fn hash_map(name: &'static str, key: &'static [Kind], data: &'static [Kind]) -> SetDecl {
+    SetDecl {
+        name,
+        key,
+        data: Some(data),
+        interval: false,
+    }
+}
+
 pub const SETS: &[SetDecl] = &[
     set("bridges", &[Ifname], false),
     set("internal", &[Ifname], false),
@@ -62,20 +71,34 @@ pub const SETS: &[SetDecl] = &[
     set("masq_v6", &[Ipv6], true),
     map("snat_v4", &[Ipv4], &[Ipv4]),
     map("snat_v6", &[Ipv6], &[Ipv6]),
-    map(
+    // Single ports live in hash maps and sets (adding or deleting one costs the same however
+    // many exist); only port ranges need interval maps, whose updates grow with their size.
+    hash_map(
         "dnat_v4",
         &[Ipv4, InetProto, InetService],
         &[Ipv4, InetService],
     ),
-    map(
+    hash_map(
         "dnat_v6",
         &[Ipv6, InetProto, InetService],
         &[Ipv6, InetService],
     ),
-    map("dnat_keep_v4", &[Ipv4, InetProto, InetService], &[Ipv4]),
-    map("dnat_keep_v6", &[Ipv6, InetProto, InetService], &[Ipv6]),
-    set("published_v4", &[Ipv4, InetProto, InetService], true),
-    set("published_v6", &[Ipv6, InetProto, InetService], true),
+    hash_map(
+        "dnat_any_v4",
+        &[InetProto, InetService],
+        &[Ipv4, InetService],
+    ),
+    hash_map(
+        "dnat_any_v6",
+        &[InetProto, InetService],
+        &[Ipv6, InetService],
+    ),
+    map("dnat_range_v4", &[Ipv4, InetProto, InetService], &[Ipv4]),
+    map("dnat_range_v6", &[Ipv6, InetProto, InetService], &[Ipv6]),
+    set("published_v4", &[Ipv4, InetProto, InetService], false),
+    set("published_v6", &[Ipv6, InetProto, InetService], false),
+    set("published_range_v4", &[Ipv4, InetProto, InetService], true),
+    set("published_range_v6", &[Ipv6, InetProto, InetService], true),
 ];
 
 pub fn set_decl(name: &str) -> Option<&'static SetDecl> {
@@ -125,6 +148,14 @@ pub const CHAINS: &[ChainDecl] = &[
                 "ip6 daddr . meta l4proto . th dport @published_v6 accept",
             ),
             rule(
+                "published range v4",
+                "ip daddr . meta l4proto . th dport @published_range_v4 accept",
+            ),
+            rule(
+                "published range v6",
+                "ip6 daddr . meta l4proto . th dport @published_range_v6 accept",
+            ),
+            rule(
                 "routed icmp",
                 "meta l4proto { icmp, ipv6-icmp } meta nfproto . oifname @routed accept",
             ),
@@ -142,16 +173,24 @@ pub const CHAINS: &[ChainDecl] = &[
                 "meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport map @dnat_v4",
             ),
             rule(
-                "dnat v4 same port",
-                "dnat ip to ip daddr . meta l4proto . th dport map @dnat_keep_v4",
+                "dnat v4 any address",
+                "meta nfproto ipv4 meta l4proto { tcp, udp, sctp } dnat ip to meta l4proto . th dport map @dnat_any_v4",
+            ),
+            rule(
+                "dnat v4 range",
+                "dnat ip to ip daddr . meta l4proto . th dport map @dnat_range_v4",
             ),
             rule(
                 "dnat v6",
                 "meta l4proto { tcp, udp, sctp } dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat_v6",
             ),
             rule(
-                "dnat v6 same port",
-                "dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat_keep_v6",
+                "dnat v6 any address",
+                "meta nfproto ipv6 meta l4proto { tcp, udp, sctp } dnat ip6 to meta l4proto . th dport map @dnat_any_v6",
+            ),
+            rule(
+                "dnat v6 range",
+                "dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat_range_v6",
             ),
         ],
     },

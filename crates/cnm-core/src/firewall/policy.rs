@@ -154,7 +154,8 @@ fn merge(mut ranges: Vec<(u16, u16)>) -> Vec<(u16, u16)> {
     out
 }
 
-/// The elements of one endpoint's published ports.
+/// The elements of one endpoint's published ports: single ports in hash maps and sets, port
+/// ranges (one element each) in interval ones; a shifted range is one hash element per port.
 pub fn port_elements(rules: &[PortRule]) -> Vec<Element> {
     let mut out = Vec::new();
     let mut published: BTreeMap<(IpAddr, u8), Vec<(u16, u16)>> = BTreeMap::new();
@@ -168,31 +169,39 @@ pub fn port_elements(rules: &[PortRule]) -> Vec<Element> {
         if !r.nat {
             continue;
         }
-        let host = r.host_ip.map(Part::addr).unwrap_or_else(|| any_addr(v6));
-        let key = |lo: u16, hi: u16| vec![host.clone(), Part::Proto(r.proto), Part::Port(lo, hi)];
-        if r.host_ports == r.container_ports {
-            let (lo, hi) = r.host_ports;
+        let (lo, hi) = r.host_ports;
+        if lo != hi && r.host_ports == r.container_ports {
+            let host = r.host_ip.map(Part::addr).unwrap_or_else(|| any_addr(v6));
+            let key = vec![host, Part::Proto(r.proto), Part::Port(lo, hi)];
             out.push((
-                sfx("dnat_keep_v4", "dnat_keep_v6"),
-                key(lo, hi),
+                sfx("dnat_range_v4", "dnat_range_v6"),
+                key,
                 Some(vec![Part::addr(r.container_ip)]),
             ));
-        } else {
-            // A shifted range has no single-element form (nft maps give one value per key).
-            for (i, hp) in (r.host_ports.0..=r.host_ports.1).enumerate() {
-                let cp = r.container_ports.0 + i as u16;
-                let data = vec![Part::addr(r.container_ip), Part::Port(cp, cp)];
-                out.push((sfx("dnat_v4", "dnat_v6"), key(hp, hp), Some(data)));
+            continue;
+        }
+        for (i, hp) in (lo..=hi).enumerate() {
+            let cp = r.container_ports.0 + i as u16;
+            let data = Some(vec![Part::addr(r.container_ip), Part::Port(cp, cp)]);
+            let port = [Part::Proto(r.proto), Part::Port(hp, hp)];
+            match r.host_ip {
+                Some(ip) => out.push((
+                    sfx("dnat_v4", "dnat_v6"),
+                    [vec![Part::addr(ip)], port.to_vec()].concat(),
+                    data,
+                )),
+                None => out.push((sfx("dnat_any_v4", "dnat_any_v6"), port.to_vec(), data)),
             }
         }
     }
     for ((ip, proto), ranges) in published {
-        let set = if ip.is_ipv6() {
-            "published_v6"
-        } else {
-            "published_v4"
-        };
         for (lo, hi) in merge(ranges) {
+            let set = match (ip.is_ipv6(), lo == hi) {
+                (false, true) => "published_v4",
+                (true, true) => "published_v6",
+                (false, false) => "published_range_v4",
+                (true, false) => "published_range_v6",
+            };
             out.push(el(
                 set,
                 vec![Part::addr(ip), Part::Proto(proto), Part::Port(lo, hi)],
@@ -286,9 +295,9 @@ mod tests {
     }
 
     #[test]
-    fn identity_ranges_are_one_element_and_shifted_ranges_one_per_port() {
+    fn single_ports_are_hash_elements_and_ranges_one_interval_element() {
         let ip: IpAddr = "172.18.0.2".parse().unwrap();
-        let same = PortRule {
+        let range = PortRule {
             proto: TCP,
             host_ip: None,
             host_ports: (8000, 8999),
@@ -296,27 +305,38 @@ mod tests {
             container_ports: (8000, 8999),
             nat: true,
         };
-        let els = port_elements(&[same.clone()]);
-        assert_eq!(sets(&els), ["dnat_keep_v4", "published_v4"]);
+        assert_eq!(
+            sets(&port_elements(&[range.clone()])),
+            ["dnat_range_v4", "published_range_v4"]
+        );
         let shifted = PortRule {
             host_ports: (9000, 9002),
             container_ports: (80, 82),
-            ..same.clone()
+            ..range.clone()
         };
         assert_eq!(
             sets(&port_elements(&[shifted])),
-            ["dnat_v4", "dnat_v4", "dnat_v4", "published_v4"]
+            [
+                "dnat_any_v4",
+                "dnat_any_v4",
+                "dnat_any_v4",
+                "published_range_v4"
+            ]
         );
-        let overlapping = PortRule {
+        let single = PortRule {
+            host_ip: Some("127.0.0.1".parse().unwrap()),
             host_ports: (7000, 7000),
             container_ports: (8000, 8000),
-            ..same.clone()
+            ..range.clone()
         };
-        let els = port_elements(&[same, overlapping]);
         assert_eq!(
-            els.iter().filter(|e| e.0 == "published_v4").count(),
-            1,
-            "merged: {els:?}"
+            sets(&port_elements(&[single.clone()])),
+            ["dnat_v4", "published_v4"]
+        );
+        // Container port 8000 is inside the published range: one merged element.
+        assert_eq!(
+            sets(&port_elements(&[range, single])),
+            ["dnat_range_v4", "dnat_v4", "published_range_v4"]
         );
     }
 

@@ -169,18 +169,29 @@ pub fn can_bind_address(ip: IpAddr) -> bool {
         .is_ok()
 }
 
-/// A daemon holding thousands of ports needs as many descriptors: raise the soft limit to the
-/// hard one, once.
+/// A daemon holding thousands of ports needs as many descriptors: raise the limit once, to
+/// the kernel's `nr_open` where allowed (root), else the soft limit to the hard one.
 fn raise_fd_limit() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
         // SAFETY: plain getrlimit/setrlimit on our own process with a valid struct.
         unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return;
+            }
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max.max(nr_open),
+                rlim_max: lim.rlim_max.max(nr_open),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 && lim.rlim_cur < lim.rlim_max {
                 lim.rlim_cur = lim.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             }
