@@ -135,7 +135,9 @@ fn policy_v6() {
     host.block_on(async {
         let mut d = driver();
         let mut made = Vec::new();
-        let cases: [(&str, &[(&str, &str)], bool, bool); 6] = [
+        // (bridge name, extra options, IPv4 too, internal)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool, bool);
+        let cases: [Case; 6] = [
             ("dual-nat", &[], true, false),
             (
                 "dual-v6routed",
@@ -246,7 +248,9 @@ fn published_ports() {
         for n in nets {
             create(&mut d, &mut made, n).await;
         }
-        let requests: [(usize, Option<&str>, Option<&str>, Vec<PortBinding>); 4] = [
+        // (network, endpoint IPv4, endpoint IPv6, requested bindings)
+        type Request<'a> = (usize, Option<&'a str>, Option<&'a str>, Vec<PortBinding>);
+        let requests: [Request; 4] = [
             (
                 0,
                 Some("172.30.0.2/24"),

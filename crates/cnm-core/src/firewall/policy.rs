@@ -306,7 +306,7 @@ mod tests {
             nat: true,
         };
         assert_eq!(
-            sets(&port_elements(&[range.clone()])),
+            sets(&port_elements(std::slice::from_ref(&range))),
             ["dnat_range_v4", "published_range_v4"]
         );
         let shifted = PortRule {
@@ -330,7 +330,7 @@ mod tests {
             ..range.clone()
         };
         assert_eq!(
-            sets(&port_elements(&[single.clone()])),
+            sets(&port_elements(std::slice::from_ref(&single))),
             ["dnat_v4", "published_v4"]
         );
         // Container port 8000 is inside the published range: one merged element.

@@ -34,6 +34,9 @@ struct Holder {
 
 type Slot = (Proto, bool, u16);
 
+/// A port bound on one address, with its socket (none without sockets or SCTP).
+type Held = (IpAddr, u16, Option<OwnedFd>);
+
 /// What an owner was given: one block on one address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allocation {
@@ -137,7 +140,7 @@ impl PortAllocator {
         ips: &[IpAddr],
         start: u16,
         len: u32,
-    ) -> std::result::Result<Vec<(IpAddr, u16, Option<OwnedFd>)>, (IpAddr, u16, io::Error)> {
+    ) -> std::result::Result<Vec<Held>, (IpAddr, u16, io::Error)> {
         let mut held = Vec::new();
         for ip in ips {
             for port in (start as u32..start as u32 + len).map(|p| p as u16) {

@@ -83,6 +83,7 @@ impl PortRange {
     pub fn new(start: u16, end: u16) -> Self {
         PortRange { start, end }
     }
+    #[allow(clippy::len_without_is_empty)] // a range always holds at least one port
     pub fn len(&self) -> u32 {
         self.end as u32 - self.start as u32 + 1
     }
