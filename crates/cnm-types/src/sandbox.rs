@@ -23,7 +23,7 @@ pub struct SandboxNetwork {
 ///
 /// Ranges are inclusive; a single port has `*_end == *_port` (or 0); host port 0 means "pick
 /// a free port"; a host range with a single container port means "any one port of that range".
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct PortBinding {
     #[serde(deserialize_with = "null_as_default")]
@@ -68,7 +68,33 @@ pub struct SandboxCreateResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkSettings {
     pub sandbox_key: String,
+    /// Published ports as `docker inspect` shows them: `"80/tcp": [{"HostIp": "0.0.0.0",
+    /// "HostPort": "8080"}]`, one key per container port.
+    pub ports: BTreeMap<String, Vec<PortMapping>>,
     pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// One host side of a published port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortMapping {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+impl PortBinding {
+    /// The `docker inspect` entries of this binding: one per container port of its range.
+    pub fn mappings(&self) -> Vec<(String, PortMapping)> {
+        let end = self.container_port_end.max(self.container_port);
+        (self.container_port..=end)
+            .map(|port| {
+                let offset = port - self.container_port;
+                let host_port = if self.host_port == 0 { 0 } else { self.host_port + offset };
+                let host_port = if host_port == 0 { String::new() } else { host_port.to_string() };
+                (format!("{port}/{}", self.proto), PortMapping { host_ip: self.host_ip.clone(), host_port })
+            })
+            .collect()
+    }
 }
 
 /// `GET /sandboxes/{id}` answer, and the items of `GET /sandboxes`.

@@ -182,6 +182,7 @@ impl Controller {
             ifname: None,
             gateway_v4: None,
             gateway_v6: None,
+            ports: Vec::new(),
             static_v4: request.ipv4,
             static_v6: request.ipv6,
         };
@@ -244,12 +245,17 @@ impl Controller {
         state.insert_sandbox(updated.clone());
         let had_resolver = self.resolver.is_serving(&sandbox.id);
         let finished = async {
-            gateway::program(state, &sandbox.id, &before).await?;
+            let changed = gateway::program(state, &sandbox.id, &before).await?;
             write_hosts(state, &updated)?;
             self.refresh_records(state);
             self.ensure_resolver(state, &sandbox.id).await?;
             let mut batch = Batch::default();
-            batch.put(Kind::Endpoint, endpoint.id.as_str(), &endpoint).put(Kind::Sandbox, updated.id.as_str(), &updated);
+            for id in changed.iter().chain([&endpoint.id]) {
+                if let Some(e) = state.endpoints.get(id) {
+                    batch.put(Kind::Endpoint, id.as_str(), e);
+                }
+            }
+            batch.put(Kind::Sandbox, updated.id.as_str(), &updated);
             self.commit(&batch)
         }
         .await;
@@ -328,8 +334,15 @@ impl Controller {
             }
         }
         if state.sandboxes.contains_key(&endpoint.sandbox) {
-            if let Err(e) = gateway::program(state, &endpoint.sandbox, &before).await {
-                tracing::warn!(sandbox = %endpoint.sandbox.short(), error = %e, "reprogramming default routes");
+            match gateway::program(state, &endpoint.sandbox, &before).await {
+                Ok(changed) => {
+                    let mut batch = Batch::default();
+                    for e in changed.iter().filter_map(|id| state.endpoints.get(id)) {
+                        batch.put(Kind::Endpoint, e.id.as_str(), e);
+                    }
+                    self.commit(&batch)?;
+                }
+                Err(e) => tracing::warn!(sandbox = %endpoint.sandbox.short(), error = %e, "moving default routes and ports"),
             }
             let sb = state.sandboxes[&endpoint.sandbox].clone();
             write_hosts(state, &sb)?;

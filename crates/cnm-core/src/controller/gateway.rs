@@ -1,12 +1,16 @@
-//! Which endpoint gives a sandbox its default routes (spec §1.7.3), and programming them.
+//! Which endpoint gives a sandbox its default routes and publishes its ports (spec §1.7.2–
+//! 1.7.3), and programming both.
 //!
 //! Endpoints are ordered by: higher `GwPriority`; non-internal before internal; more
 //! gateway families before fewer; network name ascending. The IPv4 gateway endpoint is the
-//! first with an IPv4 gateway, the IPv6 one likewise, independently.
+//! first with an IPv4 gateway, the IPv6 one likewise, independently. As with Docker, the
+//! sandbox's published ports go through its IPv4 gateway endpoint only: when that changes, the
+//! old one unpublishes first and the new one publishes.
 
 use cnm_types::Id;
 
 use super::State;
+use crate::driver::bridge::BridgeDriver;
 use crate::error::Result;
 use crate::model::Endpoint;
 
@@ -34,10 +38,48 @@ pub(crate) fn select(state: &State, sandbox: &Id) -> Gateways {
     (v4, v6)
 }
 
-/// Replaces the sandbox's default routes where the selection changed from `before`.
-pub(crate) async fn program(state: &State, sandbox: &Id, before: &Gateways) -> Result<()> {
+/// Moves the sandbox's published ports from `from` to `to` (either may be none). Returns the
+/// endpoints whose recorded ports changed, for the caller to persist.
+async fn move_ports(state: &mut State, sandbox: &Id, from: Option<&Id>, to: Option<&Id>) -> Result<Vec<Id>> {
+    let Some(bindings) = state.sandboxes.get(sandbox).map(|s| s.port_bindings.clone()) else { return Ok(Vec::new()) };
+    if bindings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut changed = Vec::new();
+    if let Some(old) = from.and_then(|id| state.endpoints.get(id)).cloned()
+        && let Some(network) = state.networks.get(&old.network).cloned()
+        && let Some(driver) = state.drivers.get_mut(&network.driver)
+    {
+        driver.revoke_ports(&network, &old).await?;
+        if let Some(e) = state.endpoints.get_mut(&old.id) {
+            e.ports.clear();
+        }
+        changed.push(old.id.clone());
+    }
+    if let Some(new) = to.and_then(|id| state.endpoints.get(id)).cloned()
+        && let Some(network) = state.networks.get(&new.network).cloned()
+        && let Some(driver) = state.drivers.get_mut(&network.driver)
+    {
+        let specs = BridgeDriver::parse_port_bindings(&bindings)?;
+        let actual = driver.program_ports(&network, &new, &specs).await?;
+        if let Some(e) = state.endpoints.get_mut(&new.id) {
+            e.ports = actual;
+        }
+        changed.push(new.id.clone());
+    }
+    Ok(changed)
+}
+
+/// Replaces the sandbox's default routes where the selection changed from `before`, and moves
+/// its published ports with the IPv4 gateway endpoint. Returns the endpoints whose recorded
+/// ports changed.
+pub(crate) async fn program(state: &mut State, sandbox: &Id, before: &Gateways) -> Result<Vec<Id>> {
     let after = select(state, sandbox);
-    let Some(netlink) = state.sandbox_links.get(sandbox) else { return Ok(()) };
+    let mut changed = Vec::new();
+    if before.0 != after.0 {
+        changed = move_ports(state, sandbox, before.0.as_ref(), after.0.as_ref()).await?;
+    }
+    let Some(netlink) = state.sandbox_links.get(sandbox) else { return Ok(changed) };
     for (v6, old, new) in [(false, &before.0, &after.0), (true, &before.1, &after.1)] {
         if old == new {
             continue;
@@ -55,5 +97,5 @@ pub(crate) async fn program(state: &State, sandbox: &Id, before: &Gateways) -> R
             netlink.add_default_route(gateway, link.index).await?;
         }
     }
-    Ok(())
+    Ok(changed)
 }

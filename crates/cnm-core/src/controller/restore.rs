@@ -62,10 +62,6 @@ impl Controller {
             state.insert_network(network);
             report.networks += 1;
         }
-        if let Driver::Bridge(bridge) = &state.drivers.bridge {
-            bridge.finish_restore().await?;
-        }
-
         let mut batch = Batch::default();
         let by_sandbox = group_endpoints(endpoints);
         for mut sandbox in sandboxes {
@@ -106,6 +102,20 @@ impl Controller {
             let _ = super::endpoint::write_hosts(&state, &sb);
         }
         self.commit(&batch)?;
+        // Published ports come back before the firewall is reconciled once for everything, so
+        // established flows through them keep their rules.
+        let restored: Vec<Endpoint> = state.endpoints.values().filter(|e| !e.ports.is_empty()).cloned().collect();
+        for endpoint in restored {
+            let Some(network) = state.networks.get(&endpoint.network).cloned() else { continue };
+            if let Some(driver) = state.drivers.get_mut(&network.driver)
+                && let Err(e) = driver.restore_ports(&network, &endpoint).await
+            {
+                tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "restoring published ports");
+            }
+        }
+        if let Driver::Bridge(bridge) = &state.drivers.bridge {
+            bridge.finish_restore().await?;
+        }
         self.refresh_records(&state);
         let ids: Vec<Id> = state.sandboxes.keys().cloned().collect();
         for id in ids {
@@ -182,7 +192,7 @@ impl Controller {
         // The default route went with the old interface only where this endpoint carried it.
         let current = super::gateway::select(state, &sandbox.id);
         let before = (current.0.filter(|g| g != &id), current.1.filter(|g| g != &id));
-        super::gateway::program(state, &sandbox.id, &before).await
+        super::gateway::program(state, &sandbox.id, &before).await.map(|_| ())
     }
 
     /// `none`, `host` and `bridge` always exist.

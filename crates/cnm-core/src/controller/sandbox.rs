@@ -69,6 +69,8 @@ impl Controller {
             networks.push((state.find_network(&n.network, Lookup::Inspect)?, n.endpoint_config.clone().unwrap_or_default()));
         }
         let host_mode = networks.iter().any(|(id, _)| state.networks[id].driver == "host");
+        // Bad port bindings are refused before anything exists.
+        crate::driver::bridge::BridgeDriver::parse_port_bindings(&req.port_bindings)?;
         let dns = req
             .dns
             .iter()

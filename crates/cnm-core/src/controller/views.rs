@@ -152,6 +152,17 @@ impl SandboxView {
         SandboxView { sandbox: sandbox.clone(), endpoints }
     }
 
+    /// Published ports of the sandbox, from whichever endpoint publishes them.
+    fn ports(&self) -> BTreeMap<String, Vec<wire::PortMapping>> {
+        let mut out: BTreeMap<String, Vec<wire::PortMapping>> = BTreeMap::new();
+        for binding in self.endpoints.iter().flat_map(|v| v.endpoint.ports.iter()) {
+            for (key, mapping) in binding.mappings() {
+                out.entry(key).or_default().push(mapping);
+            }
+        }
+        out
+    }
+
     pub fn to_wire(&self) -> wire::Sandbox {
         let s = &self.sandbox;
         let networks = self
@@ -167,7 +178,7 @@ impl SandboxView {
             external: s.external,
             resolv_conf_path: s.resolv_conf.display().to_string(),
             hosts_path: s.hosts.display().to_string(),
-            network_settings: wire::NetworkSettings { sandbox_key: s.netns.display().to_string(), networks },
+            network_settings: wire::NetworkSettings { sandbox_key: s.netns.display().to_string(), ports: self.ports(), networks },
         }
     }
 }

@@ -184,6 +184,36 @@ impl Driver {
         }
     }
 
+    /// Publishes the sandbox's ports through this endpoint; returns the actual bindings.
+    /// Only bridge networks publish ports; others publish nothing, as with Docker.
+    pub async fn program_ports(
+        &mut self,
+        network: &Network,
+        endpoint: &Endpoint,
+        specs: &[crate::portmap::PortSpec],
+    ) -> Result<Vec<cnm_types::sandbox::PortBinding>> {
+        match self {
+            Driver::Bridge(b) => b.program_ports(network, endpoint, specs).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Unpublishes what the endpoint published (idempotent).
+    pub async fn revoke_ports(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
+        match self {
+            Driver::Bridge(b) => b.revoke_ports(network, endpoint).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Re-takes stored bindings after a restart, without changing the kernel.
+    pub async fn restore_ports(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
+        match self {
+            Driver::Bridge(b) if !endpoint.ports.is_empty() => b.restore_ports(network, endpoint, &endpoint.ports).await.map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// True when the network's data plane is as recorded (for `cnm doctor`).
     pub async fn network_intact(&self, network: &Network) -> Result<bool> {
         match self {

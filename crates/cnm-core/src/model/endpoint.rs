@@ -73,6 +73,10 @@ pub struct Endpoint {
     /// Gateways the driver gave at join (no default route via an endpoint without one).
     pub gateway_v4: Option<std::net::IpAddr>,
     pub gateway_v6: Option<std::net::IpAddr>,
+    /// Ports published through this endpoint (host ports as chosen), while it is the
+    /// sandbox's gateway endpoint.
+    #[serde(default)]
+    pub ports: Vec<cnm_types::sandbox::PortBinding>,
     /// The static addresses the user asked for (kept for inspect's `IPAMConfig`).
     pub static_v4: Option<std::net::IpAddr>,
     pub static_v6: Option<std::net::IpAddr>,
