@@ -114,6 +114,9 @@ impl Drivers {
 pub(crate) struct State {
     pub networks: BTreeMap<Id, Network>,
     pub network_names: HashMap<String, Id>,
+    /// Each network's `GET /networks` item, serialized once when the record is stored
+    /// (records never change afterwards): `(current shape, legacy shape)`.
+    pub network_list_items: HashMap<Id, (Vec<u8>, Vec<u8>)>,
     pub endpoints: HashMap<Id, Endpoint>,
     /// `(network, endpoint name)` → endpoint.
     pub endpoint_names: HashMap<(Id, String), Id>,
@@ -146,6 +149,7 @@ impl State {
         State {
             networks: BTreeMap::new(),
             network_names: HashMap::new(),
+            network_list_items: HashMap::new(),
             endpoints: HashMap::new(),
             endpoint_names: HashMap::new(),
             network_endpoints: HashMap::new(),
@@ -159,12 +163,14 @@ impl State {
     }
 
     pub fn insert_network(&mut self, n: Network) {
+        self.network_list_items.insert(n.id.clone(), views::list_item_json(&n));
         self.network_names.insert(n.name.clone(), n.id.clone());
         self.networks.insert(n.id.clone(), n);
     }
 
     pub fn remove_network(&mut self, id: &Id) -> Option<Network> {
         let n = self.networks.remove(id)?;
+        self.network_list_items.remove(id);
         if self.network_names.get(&n.name) == Some(id) {
             self.network_names.remove(&n.name);
         }

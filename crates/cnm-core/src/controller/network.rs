@@ -175,20 +175,23 @@ impl Controller {
         state.networks.values().map(|n| NetworkView::build(&state, n)).collect()
     }
 
-    /// The list of `GET /networks`, built straight from the state: no copies of records and
-    /// no endpoint scans, since this is what `docker network ls` calls.
-    pub async fn list_networks(
-        &self,
-        accept: impl Fn(&Network, bool) -> bool,
-        legacy: bool,
-    ) -> Vec<cnm_types::engine::Network> {
+    /// The body of `GET /networks` (a JSON array and a newline, as Docker sends it), joined
+    /// from items serialized when each network was stored: what `docker network ls` calls
+    /// costs a filter pass and a copy, not a serialization of every network.
+    pub async fn list_networks_json(&self, accept: impl Fn(&Network, bool) -> bool, legacy: bool) -> Vec<u8> {
         let state = self.state.lock().await;
-        state
-            .networks
-            .values()
-            .filter(|n| accept(n, state.network_in_use(&n.id)))
-            .map(|n| super::views::network_to_engine(n, None, legacy))
-            .collect()
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'[');
+        for n in state.networks.values().filter(|n| accept(n, state.network_in_use(&n.id))) {
+            if let Some((modern, old)) = state.network_list_items.get(&n.id) {
+                if out.len() > 1 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(if legacy { old } else { modern });
+            }
+        }
+        out.extend_from_slice(b"]\n");
+        out
     }
 }
 

@@ -61,6 +61,13 @@ impl NetworkView {
     }
 }
 
+/// A network's `GET /networks` item in the current and the legacy (API < 1.48) shape.
+pub(crate) fn list_item_json(n: &Network) -> (Vec<u8>, Vec<u8>) {
+    let modern = network_to_engine(n, None, false);
+    let legacy = engine::LegacyNetwork::from(network_to_engine(n, None, true));
+    (serde_json::to_vec(&modern).expect("serializable"), serde_json::to_vec(&legacy).expect("serializable"))
+}
+
 /// A network in the Engine API's shape; `containers` is `None` for list items.
 pub fn network_to_engine(n: &Network, containers: Option<&[&Endpoint]>, legacy: bool) -> engine::Network {
         let containers = containers.map(|endpoints| {

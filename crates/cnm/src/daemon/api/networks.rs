@@ -37,12 +37,8 @@ fn shaped(view: &NetworkView, with_containers: bool, version: RequestVersion) ->
 pub async fn list(State(c): State<Shared>, Extension(v): Extension<RequestVersion>, Query(q): QueryMap) -> ApiResult<Response> {
     let filter = NetworkFilter::parse(&filters_of(&q)?)?;
     let legacy = v.0 < MODERN_NETWORK_SHAPE;
-    let items = c.list_networks(|n, in_use| filter.accepts(n, in_use), legacy).await;
-    Ok(if legacy {
-        Json(items.into_iter().map(LegacyNetwork::from).collect::<Vec<_>>()).into_response()
-    } else {
-        Json(items).into_response()
-    })
+    let body = c.list_networks_json(|n, in_use| filter.accepts(n, in_use), legacy).await;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 pub async fn inspect(
