@@ -614,3 +614,53 @@ fn repairs_after_a_flush_keeps_user_rules_and_removes_the_old_table() {
         );
     });
 }
+
+#[test]
+fn udp_flows_seen_before_publishing_reach_the_container_after_it() {
+    let Some(h) = support::private_host() else {
+        return;
+    };
+    h.block_on(async {
+        let mut d = driver();
+        let out = outside(&h).await;
+        let mut made = Vec::new();
+        let net = create(
+            &mut d,
+            &mut made,
+            network(
+                "a",
+                &[(l::BRIDGE_NAME, "br-a")],
+                Some("172.20.0.0/24"),
+                None,
+                false,
+            ),
+        )
+        .await;
+        let first = sandbox(&h, &mut d, &net, "first", Some("172.20.0.2/24"), None).await;
+        let second = sandbox(&h, &mut d, &net, "second", Some("172.20.0.3/24"), None).await;
+        let one = Echo::udp(&first.path, "0.0.0.0:53");
+        let two = Echo::udp(&second.path, "0.0.0.0:53");
+        // A client keeps sending from one source port, before and after the port is published.
+        let client = probe::udp_socket(&out, false);
+        assert!(
+            probe::udp_exchange(&client, "10.99.0.1:5353").is_err(),
+            "not published yet"
+        );
+        let specs =
+            BridgeDriver::parse_port_bindings(&[pb("udp", "", (5353, 0), (53, 0))]).unwrap();
+        d.program_ports(&net, &first.endpoint, &specs)
+            .await
+            .unwrap();
+        probe::udp_exchange(&client, "10.99.0.1:5353")
+            .expect("the flow seen before publishing now reaches the container");
+        assert_eq!(one.peers().len(), 1);
+        // The port moves to another sandbox: the same flow follows it.
+        d.revoke_ports(&net, &first.endpoint).await.unwrap();
+        d.program_ports(&net, &second.endpoint, &specs)
+            .await
+            .unwrap();
+        probe::udp_exchange(&client, "10.99.0.1:5353")
+            .expect("the flow follows the port to its new container");
+        assert_eq!((one.peers().len(), two.peers().len()), (1, 1));
+    });
+}

@@ -41,6 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind, HasKind};
 
+pub mod conntrack;
 pub mod elements;
 pub mod generation;
 pub mod kernel;

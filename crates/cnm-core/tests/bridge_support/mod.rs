@@ -85,28 +85,15 @@ pub fn network(
 
 /// An endpoint record on `network` with the given addresses (with prefix).
 pub fn endpoint(network: &Network, v4: Option<&str>, v6: Option<&str>) -> Endpoint {
-    Endpoint {
-        id: Id::random(),
-        name: "ep".into(),
-        network: network.id.clone(),
-        sandbox: Id::random(),
-        addr_v4: v4.map(|a| a.parse().unwrap()),
-        addr_v6: v6.map(|a| a.parse().unwrap()),
-        pool_v4: None,
-        pool_v6: None,
-        mac: None,
-        aliases: vec![],
-        links: vec![],
-        dns_names: vec![],
-        driver_opts: BTreeMap::new(),
-        gw_priority: 0,
-        host_ifname: None,
-        ifname: Some("eth0".into()),
-        gateway_v4: None,
-        gateway_v6: None,
-        static_v4: None,
-        static_v6: None,
-    }
+    // From JSON, so fields the record gains later (with serde defaults) need no change here.
+    serde_json::from_value(serde_json::json!({
+        "id": Id::random(), "name": "ep", "network": network.id, "sandbox": Id::random(),
+        "addr_v4": v4, "addr_v6": v6, "pool_v4": null, "pool_v6": null, "mac": null,
+        "aliases": [], "links": [], "dns_names": [], "driver_opts": {}, "gw_priority": 0,
+        "host_ifname": null, "ifname": "eth0", "gateway_v4": null, "gateway_v6": null,
+        "static_v4": null, "static_v6": null,
+    }))
+    .expect("endpoint record")
 }
 
 pub fn run(program: &str, args: &[&str]) -> Output {

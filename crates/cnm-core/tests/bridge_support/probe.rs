@@ -199,6 +199,28 @@ pub fn udp_ok(netns: &Path, to: &str) -> Result<(), String> {
     })
 }
 
+/// A UDP socket bound in `netns` (one source port for several exchanges).
+pub fn udp_socket(netns: &Path, v6: bool) -> UdpSocket {
+    in_netns(netns, move || {
+        let sock = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" }).expect("udp bind");
+        sock.set_read_timeout(Some(Duration::from_millis(700)))
+            .unwrap();
+        sock
+    })
+}
+
+/// One datagram to `to` on `sock` and its echo.
+pub fn udp_exchange(sock: &UdpSocket, to: &str) -> Result<(), String> {
+    let mut buf = [0u8; 64];
+    sock.send_to(b"cnm", to)
+        .map_err(|e| format!("send {to}: {e}"))?;
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) if &buf[..n] == b"cnm" => Ok(()),
+        Ok(_) => Err("echo mismatch".into()),
+        Err(e) => Err(format!("no UDP echo from {to}: {e}")),
+    }
+}
+
 /// One ICMP echo from `netns` (busybox ping, 2 s).
 pub fn ping(netns: &Path, to: &str) -> bool {
     let ping = if to.contains(':') { "ping6" } else { "ping" };

@@ -32,7 +32,7 @@ use cnm_types::sandbox::PortBinding;
 
 use super::{BridgeDriver, GatewayMode};
 use crate::error::{Error, Result};
-use crate::firewall::PortRule;
+use crate::firewall::{PortRule, conntrack};
 use crate::model::{Endpoint, Network};
 use crate::portmap::{self, Allocation, HostBinding, PortRange, PortSpec, Proto};
 
@@ -41,6 +41,35 @@ use crate::portmap::{self, Allocation, HostBinding, PortRange, PortSpec, Proto};
 pub struct EndpointPorts {
     pub network: Id,
     pub bindings: Vec<PortBinding>,
+    /// The endpoint's addresses (the DNAT targets).
+    pub addresses: Vec<IpAddr>,
+}
+
+fn addresses_of(endpoint: &Endpoint) -> Vec<IpAddr> {
+    [endpoint.addr_v4, endpoint.addr_v6]
+        .into_iter()
+        .flatten()
+        .map(|a| a.addr())
+        .collect()
+}
+
+fn udp_host_ports(bindings: &[PortBinding]) -> Vec<(u16, u16)> {
+    bindings
+        .iter()
+        .filter(|b| b.proto == "udp" && b.host_port != 0)
+        .map(|b| (b.host_port, b.host_port_end.max(b.host_port)))
+        .collect()
+}
+
+/// Drops UDP flows that would bypass the new NAT state (see `firewall::conntrack`).
+fn forget_udp_flows(host_ports: &[(u16, u16)], addresses: &[IpAddr]) {
+    match conntrack::forget_udp(host_ports, addresses) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(entries = n, "forgot stale UDP conntrack entries"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot clean up UDP conntrack entries; stale flows expire on their own")
+        }
+    }
 }
 
 /// `NetworkSettings.Ports` of stored actual bindings (see `portmap::docker_ports`).
@@ -206,8 +235,13 @@ impl BridgeDriver {
             EndpointPorts {
                 network: network.id.clone(),
                 bindings: actual.clone(),
+                addresses: addresses_of(endpoint),
             },
         );
+        let udp = udp_host_ports(&actual);
+        if !udp.is_empty() {
+            forget_udp_flows(&udp, &addresses_of(endpoint));
+        }
         Ok(actual)
     }
 
@@ -227,7 +261,11 @@ impl BridgeDriver {
             .set_ports(&owner, Vec::new())
             .await?;
         self.allocator.release(&owner);
-        self.ports.remove(endpoint);
+        if let Some(gone) = self.ports.remove(endpoint)
+            && !udp_host_ports(&gone.bindings).is_empty()
+        {
+            forget_udp_flows(&[], &gone.addresses);
+        }
         Ok(())
     }
 
@@ -279,6 +317,7 @@ impl BridgeDriver {
             EndpointPorts {
                 network: network.id.clone(),
                 bindings: stored.to_vec(),
+                addresses: addresses_of(endpoint),
             },
         );
         Ok(())
@@ -290,28 +329,15 @@ mod tests {
     use super::*;
 
     fn endpoint(v4: Option<&str>, v6: Option<&str>) -> Endpoint {
-        Endpoint {
-            id: Id::random(),
-            name: "e".into(),
-            network: Id::random(),
-            sandbox: Id::random(),
-            addr_v4: v4.map(|a| a.parse().unwrap()),
-            addr_v6: v6.map(|a| a.parse().unwrap()),
-            pool_v4: None,
-            pool_v6: None,
-            mac: None,
-            aliases: vec![],
-            links: vec![],
-            dns_names: vec![],
-            driver_opts: Default::default(),
-            gw_priority: 0,
-            host_ifname: None,
-            ifname: None,
-            gateway_v4: None,
-            gateway_v6: None,
-            static_v4: None,
-            static_v6: None,
-        }
+        // From JSON, so fields the record gains later (with serde defaults) need no change.
+        serde_json::from_value(serde_json::json!({
+            "id": Id::random(), "name": "e", "network": Id::random(), "sandbox": Id::random(),
+            "addr_v4": v4, "addr_v6": v6, "pool_v4": null, "pool_v6": null, "mac": null,
+            "aliases": [], "links": [], "dns_names": [], "driver_opts": {}, "gw_priority": 0,
+            "host_ifname": null, "ifname": null, "gateway_v4": null, "gateway_v6": null,
+            "static_v4": null, "static_v6": null,
+        }))
+        .unwrap()
     }
 
     fn spec(host_ip: Option<&str>) -> PortSpec {
