@@ -285,3 +285,30 @@ fn sandboxes_find_each_other_by_name_on_user_defined_networks_only() {
     ok(host.docker(&["network", "disconnect", "apps", "cli"]));
     assert!(!lookup("cli").contains(&cli_ip), "{}", lookup("cli"));
 }
+
+#[test]
+fn dynamic_subnets_avoid_host_routes_added_while_running() {
+    if !support::root_or_loud_skip("host routes") {
+        return;
+    }
+    let host = TestHost::new(&[]);
+    // A connected subnet appears on the host after the daemon started: IPAM must see it.
+    for args in [
+        vec!["link", "add", "h0", "type", "veth", "peer", "name", "h1"],
+        vec!["addr", "add", "172.18.0.5/16", "dev", "h0"],
+        vec!["link", "set", "h1", "up"],
+        vec!["link", "set", "h0", "up"],
+    ] {
+        assert!(Command::new("ip").args(&args).status().unwrap().success(), "ip {args:?}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    ok(host.docker(&["network", "create", "after-route"]));
+    let subnet = ok(host.docker(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "after-route"]));
+    assert_eq!(subnet, "172.19.0.0/16", "172.18.0.0/16 is the host's own subnet");
+    // And once the route is gone, its pool is free again.
+    assert!(Command::new("ip").args(["link", "del", "h0"]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    ok(host.docker(&["network", "create", "after-del"]));
+    let subnet = ok(host.docker(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "after-del"]));
+    assert_eq!(subnet, "172.18.0.0/16");
+}

@@ -140,6 +140,8 @@ pub struct Controller {
     host: Option<Netlink>,
     /// The embedded DNS of every sandbox on a user-defined network.
     resolver: Resolver,
+    /// The host's connected subnets, kept current by route events (IPAM's exclude list).
+    link_routes: Option<crate::osl::netlink::route_watch::LinkRoutes>,
     /// Remote plugins activated so far.
     plugins: crate::plugins::Plugins,
 }
@@ -228,7 +230,14 @@ impl Controller {
             if config.dns.is_empty() { etc::host_nameservers(&config.host_resolv_conf) } else { config.dns.clone() };
         let resolver = Resolver::new(ResolverConfig { upstreams: upstreams_on_port_53(&nameservers), ..Default::default() });
         let plugins = crate::plugins::Plugins::new(config.plugins.clone());
-        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver, plugins }
+        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver, plugins, link_routes: None }
+    }
+
+    /// Uses a live view of the host's connected subnets for IPAM's exclude list instead of a
+    /// route dump per network create.
+    pub fn with_link_routes(mut self, routes: crate::osl::netlink::route_watch::LinkRoutes) -> Self {
+        self.link_routes = Some(routes);
+        self
     }
 
     pub fn config(&self) -> &Config {

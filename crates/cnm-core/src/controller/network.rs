@@ -38,7 +38,9 @@ impl Controller {
             .into_iter()
             .map(IpNet::from)
             .collect();
-        if let Some(host) = &self.host {
+        if let Some(routes) = &self.link_routes {
+            out.extend(routes.snapshot());
+        } else if let Some(host) = &self.host {
             match host.link_scope_routes_v4().await {
                 Ok(routes) => out.extend(routes),
                 Err(e) => tracing::warn!(error = %e, "listing host routes for the pool exclude list"),

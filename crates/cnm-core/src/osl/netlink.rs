@@ -20,6 +20,7 @@
 mod address;
 mod link;
 mod route;
+pub mod route_watch;
 pub mod sublink;
 
 use std::io;

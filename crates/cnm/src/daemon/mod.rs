@@ -41,7 +41,8 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     let store = cnm_core::store::RedbStore::open(&store_path)?;
     let drivers = flags::build_drivers(&args)?;
     let host = cnm_core::osl::Netlink::current().context("opening netlink in the daemon's namespace")?;
-    let controller = Arc::new(Controller::new(config, Arc::new(store), drivers, Some(host)));
+    let routes = cnm_core::osl::Netlink::watch_link_routes().await.context("watching the host's routes")?;
+    let controller = Arc::new(Controller::new(config, Arc::new(store), drivers, Some(host)).with_link_routes(routes));
     controller.start().await.context("restoring state")?;
     let listener = socket::bind(&args.host)?;
     tracing::info!(socket = %args.host, "cnm daemon is serving the Engine network API");

@@ -150,7 +150,7 @@ fn route_message(destination: IpNet, gateway: Option<IpAddr>, index: Option<u32>
 }
 
 /// Our view of a `RTM_NEWROUTE` answer: unicast routes of the main table only.
-fn route_info(message: &RouteNetlinkMessage) -> Option<RouteInfo> {
+pub(super) fn route_info(message: &RouteNetlinkMessage) -> Option<RouteInfo> {
     let RouteNetlinkMessage::NewRoute(route) = message else {
         return None;
     };
