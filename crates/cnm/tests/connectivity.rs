@@ -7,11 +7,11 @@
 //! Policy: isolation between bridge networks, `enable_icc=false` and `--icc=false`,
 //! `--internal`, masquerade (`enable_ip_masquerade`, `--ip-masq=false`), `--ip-forward=false`,
 //! gateway mode `routed`, IPv6 with NAT66, repair at start after `nft flush ruleset`.
-//! Published ports (need the controller to call the bridge driver's `program_ports`; marked
-//! `#[ignore]` until it does, run them with `--run-ignored all`): TCP/UDP from outside with the
-//! client's address kept, from the host on its address and 127.0.0.1, hairpin, conflicts,
-//! invalid requests, Docker's `Ports` shape, a connection surviving a restart, and repair
-//! within seconds after `nft flush ruleset`.
+//! Published ports: TCP/UDP from outside with the client's address kept, from the host on its
+//! address and 127.0.0.1, hairpin, conflicts, invalid requests, Docker's `Ports` shape, and a
+//! connection surviving a restart. Repair within seconds after `nft flush ruleset` needs the
+//! daemon's periodic `check_and_repair`; it is `#[ignore]`d until the daemon runs it
+//! (`--run-ignored all` runs it).
 //!
 //! Traffic only flows between namespaces the test made. Run as root:
 //! `cargo nextest run -p cnm --test connectivity`.
@@ -446,14 +446,11 @@ fn a_restart_repairs_a_flushed_ruleset() {
     assert_eq!(without_guard(&after), without_guard(&before));
 }
 
-// ---- Published ports: need the controller wiring (`program_ports` on the gateway endpoint).
-
-const NEEDS_WIRING: &str = "needs the controller to program ports (issue 3 wiring)";
+// ---- Published ports.
 
 #[test]
-#[ignore = "needs the controller to program ports (issue 3 wiring)"]
 fn published_tcp_and_udp_reach_the_sandbox_from_everywhere_with_the_source_kept() {
-    if !support::root_or_loud_skip(NEEDS_WIRING) {
+    if !support::root_or_loud_skip("connectivity published ports") {
         return;
     }
     let lab = Lab::new(&[]);
@@ -499,9 +496,8 @@ fn published_tcp_and_udp_reach_the_sandbox_from_everywhere_with_the_source_kept(
 }
 
 #[test]
-#[ignore = "needs the controller to program ports (issue 3 wiring)"]
 fn conflicting_and_invalid_bindings_are_refused_and_leave_nothing_behind() {
-    if !support::root_or_loud_skip(NEEDS_WIRING) {
+    if !support::root_or_loud_skip("connectivity published ports") {
         return;
     }
     let lab = Lab::new(&[]);
@@ -529,9 +525,8 @@ fn conflicting_and_invalid_bindings_are_refused_and_leave_nothing_behind() {
 }
 
 #[test]
-#[ignore = "needs the controller to program ports (issue 3 wiring)"]
 fn an_established_connection_through_a_published_port_survives_a_restart() {
-    if !support::root_or_loud_skip(NEEDS_WIRING) {
+    if !support::root_or_loud_skip("connectivity published ports") {
         return;
     }
     let mut lab = Lab::new(&[]);
@@ -548,7 +543,7 @@ fn an_established_connection_through_a_published_port_survives_a_restart() {
 #[test]
 #[ignore = "needs the controller to run check_and_repair periodically (issue 3 wiring)"]
 fn published_ports_come_back_within_seconds_after_nft_flush_ruleset() {
-    if !support::root_or_loud_skip(NEEDS_WIRING) {
+    if !support::root_or_loud_skip("connectivity published ports") {
         return;
     }
     let lab = Lab::new(&[]);
