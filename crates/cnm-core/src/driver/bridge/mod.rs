@@ -116,14 +116,15 @@ impl BridgeDriver {
                 "com.docker.network.bridge.enable_icc=false needs the kernel's br_netfilter (modprobe br_netfilter)",
             ));
         }
-        for other in others
+        // The driver's own table of configs: no option parsing per other network.
+        let taken = self
+            .networks
             .iter()
-            .filter(|o| o.driver == "bridge" && o.id != network.id)
+            .find(|(id, n)| **id != network.id && n.config.bridge_name == cfg.bridge_name);
+        if let Some((id, _)) = taken
+            && let Some(other) = others.iter().find(|o| &o.id == id)
         {
-            let other_cfg = self.config_of(other)?;
-            if other_cfg.bridge_name == cfg.bridge_name {
-                return Err(conflict(network, other, "networks have same bridge name"));
-            }
+            return Err(conflict(network, other, "networks have same bridge name"));
         }
         Ok(())
     }
