@@ -6,10 +6,11 @@
 //!
 //! Policy: isolation between bridge networks, `enable_icc=false` and `--icc=false`,
 //! `--internal`, masquerade (`enable_ip_masquerade`, `--ip-masq=false`), `--ip-forward=false`,
-//! gateway mode `routed`, IPv6 with NAT66, repair at start after `nft flush ruleset`.
+//! gateway mode `routed` (with a published container port), IPv6 with NAT66, repair at start
+//! after `nft flush ruleset`.
 //! Published ports: TCP/UDP from outside with the client's address kept, from the host on its
-//! address and 127.0.0.1, hairpin, conflicts, invalid requests, Docker's `Ports` shape, and a
-//! connection surviving a restart. Repair within seconds after `nft flush ruleset` needs the
+//! address and 127.0.0.1, hairpin, port 0, a 127.0.0.1-only binding, IPv6 and ranges,
+//! conflicts, invalid requests, Docker's `Ports` shape, and a connection surviving a restart. Repair within seconds after `nft flush ruleset` needs the
 //! daemon's periodic `check_and_repair`; it is `#[ignore]`d until the daemon runs it
 //! (`--run-ignored all` runs it).
 //!
@@ -565,4 +566,101 @@ fn published_ports_come_back_within_seconds_after_nft_flush_ruleset() {
         lab.host.daemon_log().contains("restored it"),
         "the repair is logged"
     );
+}
+
+#[test]
+fn routed_mode_opens_published_container_ports_and_port_0_picks_a_free_port() {
+    if !support::root_or_loud_skip("connectivity routed and port 0") {
+        return;
+    }
+    let lab = Lab::new(&[]);
+    let routed = [
+        "--subnet",
+        "172.29.0.0/24",
+        "-o",
+        "com.docker.network.bridge.gateway_mode_ipv4=routed",
+    ];
+    lab.network("direct", &routed);
+    let r = lab.sandbox("r1", &["direct"], &[port("tcp", "", 8080, 80)]);
+    let _a = Echo::tcp(&r, "0.0.0.0:80");
+    let _b = Echo::tcp(&r, "0.0.0.0:81");
+    let r_ip = lab.ip("r1", "direct", false);
+    tcp_ok(&lab.outside, &format!("{r_ip}:80"))
+        .expect("routed: the published container port is open");
+    assert!(
+        tcp_ok(&lab.outside, &format!("{r_ip}:81")).is_err(),
+        "routed: only that one"
+    );
+    assert!(
+        tcp_ok(&lab.outside, "10.99.0.1:8080").is_err(),
+        "routed: no DNAT on the host"
+    );
+
+    lab.network("web", &[]);
+    let w = lab.sandbox(
+        "w0",
+        &["web"],
+        &[port("tcp", "", 0, 80), port("udp", "127.0.0.1", 0, 5300)],
+    );
+    let _t = Echo::tcp(&w, "0.0.0.0:80");
+    let _u = Echo::udp(&w, "0.0.0.0:5300");
+    let ports = &lab.inspect("w0")["NetworkSettings"]["Ports"];
+    let tcp_port: u16 = ports["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let udp = &ports["5300/udp"][0];
+    assert_eq!(udp["HostIp"], "127.0.0.1");
+    let range: Vec<u16> = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(
+        (range[0]..=range[1]).contains(&tcp_port),
+        "port 0 takes an ephemeral port: {tcp_port}"
+    );
+    tcp_ok(&lab.outside, &format!("10.99.0.1:{tcp_port}")).expect("the chosen port works");
+    udp_ok(
+        host(),
+        &format!("127.0.0.1:{}", udp["HostPort"].as_str().unwrap()),
+    )
+    .expect("a loopback-only UDP port");
+    assert!(
+        udp_ok(
+            &lab.outside,
+            &format!("10.99.0.1:{}", udp["HostPort"].as_str().unwrap())
+        )
+        .is_err(),
+        "a 127.0.0.1 binding is not reachable from outside"
+    );
+}
+
+#[test]
+fn ipv6_published_ports_and_ranges() {
+    if !support::root_or_loud_skip("connectivity ipv6 ports") {
+        return;
+    }
+    let lab = Lab::new(&[]);
+    lab.network("six", &["--ipv6", "--subnet", "fd42::/64"]);
+    let ranged = json!({ "Proto": "tcp", "HostPort": 9000, "HostPortEnd": 9009, "ContainerPort": 9000, "ContainerPortEnd": 9009 });
+    let s = lab.sandbox("s1", &["six"], &[port("tcp", "", 8080, 80), ranged]);
+    let web = Echo::tcp(&s, "[::]:80");
+    let _r = Echo::tcp(&s, "[::]:9005");
+    tcp_ok(&lab.outside, "[fd99::1]:8080").expect("IPv6 published port");
+    assert_eq!(
+        web.last_peer(),
+        Some(ip("fd99::2")),
+        "the IPv6 client's address is kept"
+    );
+    tcp_ok(&lab.outside, "10.99.0.1:8080").expect("and IPv4, same host port");
+    tcp_ok(&lab.outside, "[fd99::1]:9005").expect("a port inside a published range, IPv6");
+    tcp_ok(&lab.outside, "10.99.0.1:9005").expect("and IPv4");
+    let ports = &lab.inspect("s1")["NetworkSettings"]["Ports"];
+    assert_eq!(
+        ports["80/tcp"],
+        json!([{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}])
+    );
+    assert_eq!(ports["9009/tcp"][0]["HostPort"], "9009");
 }
