@@ -20,6 +20,20 @@
 //!   netlink round trip) and lists the table only when the generation moved since cnm's own
 //!   last transaction.
 //!
+//! Layout (`nft list table inet cnm`): base chains `forward` (filter), `prerouting` (filter,
+//! priority -150: direct access to container addresses from outside their bridge is dropped in
+//! gateway mode nat, and 127.0.0.0/8 arriving from a bridge), `nat-prerouting` and `nat-output`
+//! (published ports, for local destinations), `nat-postrouting` (masquerade/SNAT, hairpin and
+//! host-loopback masquerade); regular chains `into-bridge` (what may enter a bridge from
+//! elsewhere: published ports, nat-unprotected, routed ICMP, trusted interfaces), `ports`
+//! (DNAT lookups) and `user`. Per network: `bridges`, `same_icc`/`same_noicc`, `internal`,
+//! `own_v4/6`, `protected_v4/6`, `direct_ok_v4/6`, `masq_v4/6`, `snat_v4/6`, `unprotected`,
+//! `routed`, `trusted`. Per published port: `dnat_v4/6` (host address), `dnat_any_v4/6` (every
+//! local address), `published_v4/6` (hash, single ports); `dnat_range_v4/6` and
+//! `published_range_v4/6` (interval, one element per range). No userland proxy: NAT serves the
+//! outside, the host's addresses, 127.0.0.1 (`route_localnet` on the bridge plus masquerade)
+//! and hairpin; `::1` cannot be routed to a container and is refused at request time.
+//!
 //! The user chain (what `DOCKER-USER` is to Docker users), for the README:
 //!
 //! > cnm creates the chain `user` in `table inet cnm` once, empty, and never changes, flushes
@@ -29,8 +43,9 @@
 //! > the packet; `accept` ends cnm's evaluation for that packet (it skips cnm's isolation
 //! > drops, as an ACCEPT in DOCKER-USER does), and `return` or falling off the end continues
 //! > with cnm's rules. Published ports are DNATed before forwarding, so match them by the
-//! > container's address and port (`ip daddr 172.18.0.2 tcp dport 80`) or by conntrack
-//! > (`ct original proto-dst 8080`). Example, to only let 192.0.2.0/24 reach published ports:
+//! > container's address and port (`ip daddr 172.18.0.2 tcp dport 80`) or by the port the
+//! > client used (`meta l4proto tcp ct original proto-dst 8080`). Example, to only let
+//! > 192.0.2.0/24 reach published ports:
 //! > `nft add rule inet cnm user ct status dnat ip saddr != 192.0.2.0/24 drop`.
 //! > Rules in other tables (ufw, firewalld) still apply too: a packet must be accepted by
 //! > every table's chain on the hook. If `nft flush ruleset` removes cnm's table, cnm

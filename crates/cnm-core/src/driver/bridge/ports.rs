@@ -23,6 +23,8 @@
 //! address is IPv4; an IPv6 one (`[::]` for `0.0.0.0`) when the endpoint has an IPv6 address.
 //! Both get the same host port. In gateway mode `routed` there is no DNAT and no host port:
 //! the container port is opened to routed traffic (host address shown as `0.0.0.0`/`::`).
+//! After publishing UDP ports, and after unpublishing them, UDP conntrack entries that would
+//! bypass the new NAT state are deleted (`firewall::conntrack`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
