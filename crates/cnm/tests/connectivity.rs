@@ -10,9 +10,8 @@
 //! after `nft flush ruleset`.
 //! Published ports: TCP/UDP from outside with the client's address kept, from the host on its
 //! address and 127.0.0.1, hairpin, port 0, a 127.0.0.1-only binding, IPv6 and ranges,
-//! conflicts, invalid requests, Docker's `Ports` shape, and a connection surviving a restart. Repair within seconds after `nft flush ruleset` needs the
-//! daemon's periodic `check_and_repair`; it is `#[ignore]`d until the daemon runs it
-//! (`--run-ignored all` runs it).
+//! conflicts, invalid requests, Docker's `Ports` shape, and a connection surviving a restart.
+//! Repair within seconds after `nft flush ruleset`, by the daemon's periodic check.
 //!
 //! Traffic only flows between namespaces the test made. Run as root:
 //! `cargo nextest run -p cnm --test connectivity`.
@@ -542,7 +541,6 @@ fn an_established_connection_through_a_published_port_survives_a_restart() {
 }
 
 #[test]
-#[ignore = "needs the controller to run check_and_repair periodically (issue 3 wiring)"]
 fn published_ports_come_back_within_seconds_after_nft_flush_ruleset() {
     if !support::root_or_loud_skip("connectivity published ports") {
         return;

@@ -244,6 +244,16 @@ impl Controller {
         &self.config
     }
 
+    /// Checks cnm's nftables table against the kernel (one netlink round trip while nothing
+    /// changed) and repairs it when someone altered or flushed it; true when it repaired.
+    pub async fn repair_firewall(&self) -> Result<bool> {
+        let state = self.state.lock().await;
+        match &state.drivers.bridge {
+            Driver::Bridge(bridge) => bridge.check_and_repair().await,
+            _ => Ok(false),
+        }
+    }
+
     pub async fn counts(&self) -> Counts {
         let state = self.state.lock().await;
         Counts { networks: state.networks.len(), sandboxes: state.sandboxes.len(), endpoints: state.endpoints.len() }

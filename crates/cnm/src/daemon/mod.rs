@@ -44,6 +44,19 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     let routes = cnm_core::osl::Netlink::watch_link_routes().await.context("watching the host's routes")?;
     let controller = Arc::new(Controller::new(config, Arc::new(store), drivers, Some(host)).with_link_routes(routes));
     controller.start().await.context("restoring state")?;
+    // Someone may flush cnm's table (`nft flush ruleset`): notice within seconds and restore.
+    let watcher = controller.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            match watcher.repair_firewall().await {
+                Ok(true) => tracing::warn!("cnm's nftables table was changed from outside; restored it"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "checking cnm's nftables table"),
+            }
+        }
+    });
     let listener = socket::bind(&args.host)?;
     tracing::info!(socket = %args.host, "cnm daemon is serving the Engine network API");
     let app = api::router(controller);
