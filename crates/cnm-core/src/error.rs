@@ -51,7 +51,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidParameter, message)
@@ -70,7 +73,10 @@ impl Error {
     }
     /// Prefixes the message with context, keeping the kind.
     pub fn context(self, prefix: impl std::fmt::Display) -> Self {
-        Error { kind: self.kind, message: format!("{prefix}: {}", self.message) }
+        Error {
+            kind: self.kind,
+            message: format!("{prefix}: {}", self.message),
+        }
     }
 }
 

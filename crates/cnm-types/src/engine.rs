@@ -70,7 +70,11 @@ pub struct Ipam {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub subnet: String,
     #[serde(
         rename = "IPRange",
@@ -79,9 +83,17 @@ pub struct IpamConfig {
         skip_serializing_if = "String::is_empty"
     )]
     pub ip_range: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gateway: String,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub auxiliary_addresses: StringMap,
 }
 
@@ -205,11 +217,23 @@ impl From<Network> for LegacyNetwork {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct EndpointIpamConfig {
-    #[serde(rename = "IPv4Address", deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPv4Address",
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ipv4_address: String,
-    #[serde(rename = "IPv6Address", deserialize_with = "null_as_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPv6Address",
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ipv6_address: String,
-    #[serde(rename = "LinkLocalIPs", deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "LinkLocalIPs",
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub link_local_ips: Vec<String>,
 }
 
@@ -333,9 +357,14 @@ mod tests {
 
     #[test]
     fn network_serializes_in_docker_order() {
-        let n = Network { name: "n".into(), ..Default::default() };
+        let n = Network {
+            name: "n".into(),
+            ..Default::default()
+        };
         let json = serde_json::to_string(&n).unwrap();
-        assert!(json.starts_with(r#"{"Name":"n","Id":"","Created":"","Scope":"","Driver":"","EnableIPv4":false"#));
+        assert!(json.starts_with(
+            r#"{"Name":"n","Id":"","Created":"","Scope":"","Driver":"","EnableIPv4":false"#
+        ));
         assert!(!json.contains("Containers"));
         let legacy = serde_json::to_string(&LegacyNetwork::from(n)).unwrap();
         assert!(legacy.contains(r#""ConfigOnly":false,"Containers":{},"Options":{}"#));

@@ -27,7 +27,11 @@ impl Filters {
             .into_iter()
             .map(|(key, values)| {
                 let set = match values {
-                    Values::Set(m) => m.into_iter().filter(|(_, on)| *on).map(|(v, _)| v).collect(),
+                    Values::Set(m) => m
+                        .into_iter()
+                        .filter(|(_, on)| *on)
+                        .map(|(v, _)| v)
+                        .collect(),
                     Values::List(l) => l.into_iter().collect(),
                 };
                 (key, set)
@@ -37,13 +41,19 @@ impl Filters {
     }
 
     pub fn add(&mut self, key: &str, value: &str) {
-        self.0.entry(key.to_string()).or_default().insert(value.to_string());
+        self.0
+            .entry(key.to_string())
+            .or_default()
+            .insert(value.to_string());
     }
 
     /// The modern JSON form, as the docker CLI sends it.
     pub fn to_json(&self) -> String {
-        let map: BTreeMap<&String, BTreeMap<&String, bool>> =
-            self.0.iter().map(|(k, vs)| (k, vs.iter().map(|v| (v, true)).collect())).collect();
+        let map: BTreeMap<&String, BTreeMap<&String, bool>> = self
+            .0
+            .iter()
+            .map(|(k, vs)| (k, vs.iter().map(|v| (v, true)).collect()))
+            .collect();
         serde_json::to_string(&map).expect("filters serialize")
     }
 
@@ -57,7 +67,10 @@ impl Filters {
 
     /// The values given for `key` (empty when the key is absent).
     pub fn get(&self, key: &str) -> Vec<&str> {
-        self.0.get(key).map(|s| s.iter().map(String::as_str).collect()).unwrap_or_default()
+        self.0
+            .get(key)
+            .map(|s| s.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     pub fn contains(&self, key: &str) -> bool {

@@ -24,8 +24,10 @@ impl Id {
 
     /// Accepts a full 64-hex id; anything else is `None`.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
-            .then(|| Id(s.to_string()))
+        (s.len() == 64
+            && s.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+        .then(|| Id(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -89,9 +89,23 @@ impl PortBinding {
         (self.container_port..=end)
             .map(|port| {
                 let offset = port - self.container_port;
-                let host_port = if self.host_port == 0 { 0 } else { self.host_port + offset };
-                let host_port = if host_port == 0 { String::new() } else { host_port.to_string() };
-                (format!("{port}/{}", self.proto), PortMapping { host_ip: self.host_ip.clone(), host_port })
+                let host_port = if self.host_port == 0 {
+                    0
+                } else {
+                    self.host_port + offset
+                };
+                let host_port = if host_port == 0 {
+                    String::new()
+                } else {
+                    host_port.to_string()
+                };
+                (
+                    format!("{port}/{}", self.proto),
+                    PortMapping {
+                        host_ip: self.host_ip.clone(),
+                        host_port,
+                    },
+                )
             })
             .collect()
     }

@@ -7,7 +7,11 @@ mod daemon;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cnm", version, about = "Docker's Container Network Model, without dockerd")]
+#[command(
+    name = "cnm",
+    version,
+    about = "Docker's Container Network Model, without dockerd"
+)]
 struct Cli {
     /// Daemon socket to connect to (default: $CNM_HOST, then $DOCKER_HOST when it is a unix
     /// socket, then unix:///run/cnm/cnm.sock).

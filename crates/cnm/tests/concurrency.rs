@@ -22,7 +22,13 @@ fn thirty_two_clients_with_mixed_operations() {
     let host = TestHost::new(&["--default-address-pool", "base=10.128.0.0/9,size=24"]);
     let socket = Arc::new(host.socket_path());
     assert_eq!(
-        api_at(&socket, "POST", "/networks/create", Some(r#"{"Name":"shared","IPAM":{"Config":[{"Subnet":"10.60.0.0/16"}]}}"#)).0,
+        api_at(
+            &socket,
+            "POST",
+            "/networks/create",
+            Some(r#"{"Name":"shared","IPAM":{"Config":[{"Subnet":"10.60.0.0/16"}]}}"#)
+        )
+        .0,
         201
     );
 
@@ -30,14 +36,30 @@ fn thirty_two_clients_with_mixed_operations() {
     let codes: Vec<u16> = (0..WORKERS)
         .map(|_| {
             let socket = socket.clone();
-            thread::spawn(move || api_at(&socket, "POST", "/networks/create", Some(r#"{"Name":"contested"}"#)).0)
+            thread::spawn(move || {
+                api_at(
+                    &socket,
+                    "POST",
+                    "/networks/create",
+                    Some(r#"{"Name":"contested"}"#),
+                )
+                .0
+            })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|h| h.join().unwrap())
         .collect();
-    assert_eq!(codes.iter().filter(|&&c| c == 201).count(), 1, "exactly one create wins: {codes:?}");
-    assert_eq!(codes.iter().filter(|&&c| c == 409).count(), WORKERS - 1, "the rest are 409: {codes:?}");
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 201).count(),
+        1,
+        "exactly one create wins: {codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|&&c| c == 409).count(),
+        WORKERS - 1,
+        "the rest are 409: {codes:?}"
+    );
 
     // Round 2: mixed work, each worker on its own network and on the shared one.
     let results: Vec<Vec<(String, u16, String)>> = (0..WORKERS)
@@ -49,20 +71,42 @@ fn thirty_two_clients_with_mixed_operations() {
                     let (code, out) = api_at(&socket, method, &path, body.as_deref());
                     log.push((what.to_string(), code, out));
                 };
-                call("create net", "POST", "/networks/create".into(), Some(format!(r#"{{"Name":"w{w}"}}"#)));
+                call(
+                    "create net",
+                    "POST",
+                    "/networks/create".into(),
+                    Some(format!(r#"{{"Name":"w{w}"}}"#)),
+                );
                 call(
                     "create sandbox",
                     "POST",
                     "/sandboxes/create".into(),
-                    Some(format!(r#"{{"Name":"s{w}","Networks":[{{"Network":"shared"}}]}}"#)),
+                    Some(format!(
+                        r#"{{"Name":"s{w}","Networks":[{{"Network":"shared"}}]}}"#
+                    )),
                 );
-                call("connect own", "POST", format!("/networks/w{w}/connect"), Some(format!(r#"{{"Container":"s{w}"}}"#)));
+                call(
+                    "connect own",
+                    "POST",
+                    format!("/networks/w{w}/connect"),
+                    Some(format!(r#"{{"Container":"s{w}"}}"#)),
+                );
                 call("list", "GET", "/networks".into(), None);
                 call("inspect shared", "GET", "/networks/shared".into(), None);
-                call("disconnect own", "POST", format!("/networks/w{w}/disconnect"), Some(format!(r#"{{"Container":"s{w}"}}"#)));
+                call(
+                    "disconnect own",
+                    "POST",
+                    format!("/networks/w{w}/disconnect"),
+                    Some(format!(r#"{{"Container":"s{w}"}}"#)),
+                );
                 if w % 2 == 0 {
                     call("remove own net", "DELETE", format!("/networks/w{w}"), None);
-                    call("remove sandbox", "DELETE", format!("/sandboxes/s{w}?force=1"), None);
+                    call(
+                        "remove sandbox",
+                        "DELETE",
+                        format!("/sandboxes/s{w}?force=1"),
+                        None,
+                    );
                 }
                 log
             })
@@ -82,5 +126,9 @@ fn thirty_two_clients_with_mixed_operations() {
     support::invariants::check(&host, "after 32 concurrent clients");
     let (_, body) = api_at(&socket, "GET", "/networks/shared", None);
     let shared: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(shared["Containers"].as_object().unwrap().len(), WORKERS / 2, "odd workers' sandboxes remain on shared");
+    assert_eq!(
+        shared["Containers"].as_object().unwrap().len(),
+        WORKERS / 2,
+        "odd workers' sandboxes remain on shared"
+    );
 }

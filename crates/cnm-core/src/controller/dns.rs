@@ -30,7 +30,9 @@ pub(crate) fn records(state: &State) -> RecordTable {
     }
     for sandbox in state.sandboxes.values() {
         for id in &sandbox.endpoints {
-            let Some(e) = state.endpoints.get(id) else { continue };
+            let Some(e) = state.endpoints.get(id) else {
+                continue;
+            };
             if !state.networks.get(&e.network).is_some_and(has_discovery) {
                 continue;
             }
@@ -42,7 +44,13 @@ pub(crate) fn records(state: &State) -> RecordTable {
                 IpNet::V6(n) => Some(n.addr()),
                 IpNet::V4(_) => None,
             });
-            builder.add_endpoint(e.network.clone(), sandbox.id.clone(), e.dns_names.clone(), v4, v6);
+            builder.add_endpoint(
+                e.network.clone(),
+                sandbox.id.clone(),
+                e.dns_names.clone(),
+                v4,
+                v6,
+            );
         }
     }
     builder.build()
@@ -61,7 +69,9 @@ impl Controller {
     /// Starts the sandbox's resolver if it has a user-defined network and none runs yet, and
     /// points its resolv.conf at it.
     pub(crate) async fn ensure_resolver(&self, state: &State, sandbox_id: &Id) -> Result<()> {
-        let Some(sandbox) = state.sandboxes.get(sandbox_id) else { return Ok(()) };
+        let Some(sandbox) = state.sandboxes.get(sandbox_id) else {
+            return Ok(());
+        };
         let wants = sandbox
             .endpoints
             .iter()
@@ -71,11 +81,23 @@ impl Controller {
             return Ok(());
         }
         let own = sandbox_dns(sandbox);
-        let upstreams: Option<Vec<SocketAddr>> = (!own.is_empty()).then(|| upstreams_on_port_53(&own));
-        self.resolver.start(sandbox_id, &sandbox.netns, upstreams).await?;
+        let upstreams: Option<Vec<SocketAddr>> =
+            (!own.is_empty()).then(|| upstreams_on_port_53(&own));
+        self.resolver
+            .start(sandbox_id, &sandbox.netns, upstreams)
+            .await?;
         let host = HostResolvConf::load(&self.config.host_resolv_conf).unwrap_or_default();
-        let dns = if own.is_empty() { self.config.dns.clone() } else { own };
-        let spec = ResolvConfSpec { host: &host, dns: (!dns.is_empty()).then_some(dns.as_slice()), dns_search: None, dns_options: None };
+        let dns = if own.is_empty() {
+            self.config.dns.clone()
+        } else {
+            own
+        };
+        let spec = ResolvConfSpec {
+            host: &host,
+            dns: (!dns.is_empty()).then_some(dns.as_slice()),
+            dns_search: None,
+            dns_options: None,
+        };
         super::etc::write_file(&sandbox.resolv_conf, &spec.render())
     }
 }

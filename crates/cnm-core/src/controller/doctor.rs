@@ -32,7 +32,8 @@ pub(crate) enum Stray {
 
 /// `br-` followed by 12 hex digits: the names cnm gives bridges it creates.
 fn is_cnm_bridge_name(name: &str) -> bool {
-    name.strip_prefix("br-").is_some_and(|rest| rest.len() == 12 && rest.bytes().all(|c| c.is_ascii_hexdigit()))
+    name.strip_prefix("br-")
+        .is_some_and(|rest| rest.len() == 12 && rest.bytes().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl Controller {
@@ -56,17 +57,33 @@ impl Controller {
                 }
             }
         }
-        let Driver::Bridge(bridge) = &state.drivers.bridge else { return out };
-        let Ok(links) = bridge.host().links().await else { return out };
-        let bridges: HashSet<u32> =
-            links.iter().filter(|l| bridge.bridge_names().any(|b| b == l.name)).map(|l| l.index).collect();
-        let known: HashSet<&str> = state.endpoints.values().filter_map(|e| e.host_ifname.as_deref()).collect();
+        let Driver::Bridge(bridge) = &state.drivers.bridge else {
+            return out;
+        };
+        let Ok(links) = bridge.host().links().await else {
+            return out;
+        };
+        let bridges: HashSet<u32> = links
+            .iter()
+            .filter(|l| bridge.bridge_names().any(|b| b == l.name))
+            .map(|l| l.index)
+            .collect();
+        let known: HashSet<&str> = state
+            .endpoints
+            .values()
+            .filter_map(|e| e.host_ifname.as_deref())
+            .collect();
         for link in &links {
-            let our_veth = link.kind.as_deref() == Some("veth") && link.master.is_some_and(|m| bridges.contains(&m));
-            let stray_bridge =
-                link.kind.as_deref() == Some("bridge") && is_cnm_bridge_name(&link.name) && !bridges.contains(&link.index);
+            let our_veth = link.kind.as_deref() == Some("veth")
+                && link.master.is_some_and(|m| bridges.contains(&m));
+            let stray_bridge = link.kind.as_deref() == Some("bridge")
+                && is_cnm_bridge_name(&link.name)
+                && !bridges.contains(&link.index);
             if (our_veth && !known.contains(link.name.as_str())) || stray_bridge {
-                out.push(Stray::Link { index: link.index, name: link.name.clone() });
+                out.push(Stray::Link {
+                    index: link.index,
+                    name: link.name.clone(),
+                });
             }
         }
         out
@@ -92,15 +109,32 @@ impl Controller {
         let mut state = self.state.lock().await;
         let mut findings = Vec::new();
         let mut found = |kind: &str, object: String, problem: &str, fixed: bool| {
-            findings.push(Finding { kind: kind.into(), object, problem: problem.into(), fixed });
+            findings.push(Finding {
+                kind: kind.into(),
+                object,
+                problem: problem.into(),
+                fixed,
+            });
         };
 
-        let networks: Vec<_> = state.networks.values().filter(|n| !n.config_only).cloned().collect();
+        let networks: Vec<_> = state
+            .networks
+            .values()
+            .filter(|n| !n.config_only)
+            .cloned()
+            .collect();
         for network in networks {
-            let Some(driver) = state.drivers.get_mut(&network.driver) else { continue };
+            let Some(driver) = state.drivers.get_mut(&network.driver) else {
+                continue;
+            };
             if !driver.network_intact(&network).await? {
                 let fixed = fix && driver.restore_network(&network).await.is_ok();
-                found("network", network.name.clone(), "its bridge is missing or lost its addresses", fixed);
+                found(
+                    "network",
+                    network.name.clone(),
+                    "its bridge is missing or lost its addresses",
+                    fixed,
+                );
             }
         }
         if fix && let Driver::Bridge(bridge) = &state.drivers.bridge {
@@ -110,19 +144,43 @@ impl Controller {
         let sandboxes: Vec<_> = state.sandboxes.values().cloned().collect();
         for sandbox in sandboxes {
             if netns::open(&sandbox.netns).is_err() {
-                let fixed = fix && self.remove_sandbox_in_state(&mut state, &sandbox).await.is_ok();
-                found("sandbox", sandbox.name.clone(), "its namespace is gone", fixed);
+                let fixed = fix
+                    && self
+                        .remove_sandbox_in_state(&mut state, &sandbox)
+                        .await
+                        .is_ok();
+                found(
+                    "sandbox",
+                    sandbox.name.clone(),
+                    "its namespace is gone",
+                    fixed,
+                );
                 continue;
             }
             for id in &sandbox.endpoints {
-                let Some(endpoint) = state.endpoints.get(id).cloned() else { continue };
-                let Some(network) = state.networks.get(&endpoint.network).cloned() else { continue };
-                let Some(driver) = state.drivers.get(&network.driver) else { continue };
+                let Some(endpoint) = state.endpoints.get(id).cloned() else {
+                    continue;
+                };
+                let Some(network) = state.networks.get(&endpoint.network).cloned() else {
+                    continue;
+                };
+                let Some(driver) = state.drivers.get(&network.driver) else {
+                    continue;
+                };
                 if driver.endpoint_intact(&network, &endpoint).await? {
                     continue;
                 }
-                let fixed = fix && self.replumb_endpoint(&mut state, &sandbox, endpoint.clone()).await.is_ok();
-                found("endpoint", format!("{} on {}", sandbox.name, network.name), "its interface is missing", fixed);
+                let fixed = fix
+                    && self
+                        .replumb_endpoint(&mut state, &sandbox, endpoint.clone())
+                        .await
+                        .is_ok();
+                found(
+                    "endpoint",
+                    format!("{} on {}", sandbox.name, network.name),
+                    "its interface is missing",
+                    fixed,
+                );
             }
         }
 

@@ -39,7 +39,10 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
         match text.parse::<IpAddr>() {
             Ok(ip) if ip.is_ipv6() == v6 => Some(ip),
             _ => {
-                errors.push(format!("invalid IPv{} address: {text}", if v6 { 6 } else { 4 }));
+                errors.push(format!(
+                    "invalid IPv{} address: {text}",
+                    if v6 { 6 } else { 4 }
+                ));
                 None
             }
         }
@@ -56,7 +59,9 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
     }
     let static_ip = ipv4.is_some() || ipv6.is_some();
     if static_ip && !user_defined(network) {
-        errors.push("user specified IP address is supported on user defined networks only".to_string());
+        errors.push(
+            "user specified IP address is supported on user defined networks only".to_string(),
+        );
     } else if static_ip && !network.ipam_requests.iter().any(|r| r.subnet.is_some()) {
         errors.push(
             "user specified IP address is supported only when connecting to networks with user configured subnets"
@@ -64,7 +69,10 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
         );
     }
     if !settings.aliases.is_empty() && !user_defined(network) {
-        errors.push("network-scoped alias is supported only for containers in user defined networks".to_string());
+        errors.push(
+            "network-scoped alias is supported only for containers in user defined networks"
+                .to_string(),
+        );
     }
     let mac = match settings.mac_address.as_str() {
         "" => None,
@@ -84,7 +92,12 @@ fn parse_settings(network: &Network, settings: EndpointSettings) -> Result<Reque
     if let Some(first) = errors.into_iter().next() {
         return Err(Error::invalid(first));
     }
-    Ok(Request { ipv4, ipv6, settings, mac })
+    Ok(Request {
+        ipv4,
+        ipv6,
+        settings,
+        mac,
+    })
 }
 
 /// The interface name inside the sandbox: the `ifname` driver option, or the prefix with
@@ -93,12 +106,23 @@ fn choose_ifname(network: &Network, settings: &EndpointSettings, taken: &[String
     if let Some(name) = settings.driver_opts.get(labels::ENDPOINT_IFNAME) {
         return name.clone();
     }
-    let prefix = network.options.get(labels::CONTAINER_IFACE_PREFIX).map(String::as_str).unwrap_or("eth");
-    (0..).map(|i| format!("{prefix}{i}")).find(|n| !taken.contains(n)).expect("an unused name exists")
+    let prefix = network
+        .options
+        .get(labels::CONTAINER_IFACE_PREFIX)
+        .map(String::as_str)
+        .unwrap_or("eth");
+    (0..)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|n| !taken.contains(n))
+        .expect("an unused name exists")
 }
 
 /// Docker's `DNSNames`: name, aliases, short id, hostname; only on user-defined networks.
-fn dns_names(network: &Network, sandbox: &crate::model::Sandbox, aliases: &[String]) -> Vec<String> {
+fn dns_names(
+    network: &Network,
+    sandbox: &crate::model::Sandbox,
+    aliases: &[String],
+) -> Vec<String> {
     if !user_defined(network) {
         return Vec::new();
     }
@@ -112,12 +136,18 @@ fn dns_names(network: &Network, sandbox: &crate::model::Sandbox, aliases: &[Stri
 }
 
 impl Controller {
-    pub async fn connect(&self, network: &str, sandbox: &str, settings: EndpointSettings) -> Result<()> {
+    pub async fn connect(
+        &self,
+        network: &str,
+        sandbox: &str,
+        settings: EndpointSettings,
+    ) -> Result<()> {
         self.ensure_network_plugins(network).await?;
         let mut state = self.state.lock().await;
         let sandbox_id = state.find_sandbox(sandbox)?;
         let network_id = state.find_network(network, Lookup::Inspect)?;
-        self.connect_in_state(&mut state, &network_id, &sandbox_id, settings).await
+        self.connect_in_state(&mut state, &network_id, &sandbox_id, settings)
+            .await
     }
 
     pub(crate) async fn connect_in_state(
@@ -130,10 +160,15 @@ impl Controller {
         let network = state.networks[network_id].clone();
         let sandbox = state.sandboxes[sandbox_id].clone();
         if network.config_only {
-            return Err(Error::forbidden("cannot create endpoint on configuration-only network"));
+            return Err(Error::forbidden(
+                "cannot create endpoint on configuration-only network",
+            ));
         }
         check_mode(state, &network, &sandbox)?;
-        if state.endpoint_names.contains_key(&(network.id.clone(), sandbox.name.clone())) {
+        if state
+            .endpoint_names
+            .contains_key(&(network.id.clone(), sandbox.name.clone()))
+        {
             return Err(Error::forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 sandbox.name, network.name
@@ -141,7 +176,9 @@ impl Controller {
         }
         let request = parse_settings(&network, settings)?;
         let mut undo = Undo::default();
-        let result = self.attach_endpoint(state, &network, &sandbox, request, &mut undo).await;
+        let result = self
+            .attach_endpoint(state, &network, &sandbox, request, &mut undo)
+            .await;
         match result {
             Ok(()) => {
                 undo.commit();
@@ -162,7 +199,10 @@ impl Controller {
         request: Request,
         undo: &mut Undo,
     ) -> Result<()> {
-        let driver_allocates = state.drivers.get(&network.driver).is_some_and(|d| d.allocates_addresses());
+        let driver_allocates = state
+            .drivers
+            .get(&network.driver)
+            .is_some_and(|d| d.allocates_addresses());
         let mut endpoint = Endpoint {
             id: Id::random(),
             name: sandbox.name.clone(),
@@ -186,9 +226,13 @@ impl Controller {
             static_v4: request.ipv4,
             static_v6: request.ipv6,
         };
-        let assigns_mac = state.drivers.get(&network.driver).is_some_and(|d| d.controller_assigns_mac());
+        let assigns_mac = state
+            .drivers
+            .get(&network.driver)
+            .is_some_and(|d| d.controller_assigns_mac());
         if driver_allocates {
-            let ipam_options = ipam_alloc::endpoint_ipam_options(state, network, &mut endpoint, request.mac);
+            let ipam_options =
+                ipam_alloc::endpoint_ipam_options(state, network, &mut endpoint, request.mac);
             if network.enable_ipv4
                 && let Some((addr, pool)) = ipam_alloc::allocate_endpoint_address(
                     state,
@@ -219,14 +263,24 @@ impl Controller {
                 endpoint.addr_v6 = Some(addr);
                 endpoint.pool_v6 = Some(pool);
             }
-            endpoint.mac = endpoint.mac.or(request.mac).or_else(|| assigns_mac.then(Mac::random));
+            endpoint.mac = endpoint
+                .mac
+                .or(request.mac)
+                .or_else(|| assigns_mac.then(Mac::random));
         }
         let before = gateway::select(state, &sandbox.id);
         if let Some(netlink) = state.sandbox_links.get(&sandbox.id).cloned() {
             let taken: Vec<String> = netlink.links().await?.into_iter().map(|l| l.name).collect();
             let ifname = choose_ifname(network, &request.settings, &taken);
-            let link = SandboxLink { netns: &sandbox.netns, netlink: &netlink, ifname: &ifname };
-            let driver = state.drivers.get_mut(&network.driver).expect("network drivers exist");
+            let link = SandboxLink {
+                netns: &sandbox.netns,
+                netlink: &netlink,
+                ifname: &ifname,
+            };
+            let driver = state
+                .drivers
+                .get_mut(&network.driver)
+                .expect("network drivers exist");
             let info = driver.attach(network, &endpoint, &link).await?;
             if info.host_ifname.is_some() {
                 endpoint.ifname = Some(ifname);
@@ -237,7 +291,10 @@ impl Controller {
             if let Some(assigned) = driver.take_assigned_interface(&endpoint.id) {
                 assigned.apply_to(&mut endpoint);
             }
-            undo.push(Step::Detach { network: Box::new(network.clone()), endpoint: Box::new(endpoint.clone()) });
+            undo.push(Step::Detach {
+                network: Box::new(network.clone()),
+                endpoint: Box::new(endpoint.clone()),
+            });
         }
         let mut updated = sandbox.clone();
         updated.endpoints.push(endpoint.id.clone());
@@ -280,7 +337,11 @@ impl Controller {
             Ok(id) => id,
             Err(_) if force => {
                 // A stale endpoint named like the (gone) sandbox is removed.
-                let Some(eid) = state.endpoint_names.get(&(network_id.clone(), sandbox.to_string())).cloned() else {
+                let Some(eid) = state
+                    .endpoint_names
+                    .get(&(network_id.clone(), sandbox.to_string()))
+                    .cloned()
+                else {
                     return Err(Error::not_found(format!("endpoint {sandbox} not found")));
                 };
                 state.endpoints[&eid].sandbox.clone()
@@ -292,20 +353,32 @@ impl Controller {
             .values()
             .find(|e| e.network == network_id && e.sandbox == sandbox_id)
             .cloned()
-            .ok_or_else(|| Error::internal(format!("container {sandbox_id} is not connected to network {network_name}")))?;
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "container {sandbox_id} is not connected to network {network_name}"
+                ))
+            })?;
         self.detach_endpoint(&mut state, &endpoint).await
     }
 
     /// Removes one endpoint: persist, detach, release, reroute. Used by disconnect, sandbox
     /// removal and the start-up sweep.
-    pub(crate) async fn detach_endpoint(&self, state: &mut State, endpoint: &Endpoint) -> Result<()> {
+    pub(crate) async fn detach_endpoint(
+        &self,
+        state: &mut State,
+        endpoint: &Endpoint,
+    ) -> Result<()> {
         let before = gateway::select(state, &endpoint.sandbox);
         let mut batch = Batch::default();
         batch.delete(Kind::Endpoint, endpoint.id.as_str());
-        let sandbox = state.sandboxes.get(&endpoint.sandbox).cloned().map(|mut s| {
-            s.endpoints.retain(|id| id != &endpoint.id);
-            s
-        });
+        let sandbox = state
+            .sandboxes
+            .get(&endpoint.sandbox)
+            .cloned()
+            .map(|mut s| {
+                s.endpoints.retain(|id| id != &endpoint.id);
+                s
+            });
         if let Some(s) = &sandbox {
             batch.put(Kind::Sandbox, s.id.as_str(), s);
         }
@@ -325,7 +398,10 @@ impl Controller {
         if let Some(network) = &network
             && let Ok(ipam) = state.ipams.get_mut(&network.ipam_driver)
         {
-            for (addr, pool) in [(endpoint.addr_v4, &endpoint.pool_v4), (endpoint.addr_v6, &endpoint.pool_v6)] {
+            for (addr, pool) in [
+                (endpoint.addr_v4, &endpoint.pool_v4),
+                (endpoint.addr_v6, &endpoint.pool_v6),
+            ] {
                 if let (Some(addr), Some(pool)) = (addr, pool)
                     && let Err(e) = ipam.release_address(pool, addr.addr()).await
                 {
@@ -342,7 +418,9 @@ impl Controller {
                     }
                     self.commit(&batch)?;
                 }
-                Err(e) => tracing::warn!(sandbox = %endpoint.sandbox.short(), error = %e, "moving default routes and ports"),
+                Err(e) => {
+                    tracing::warn!(sandbox = %endpoint.sandbox.short(), error = %e, "moving default routes and ports")
+                }
             }
             let sb = state.sandboxes[&endpoint.sandbox].clone();
             write_hosts(state, &sb)?;
@@ -362,7 +440,9 @@ fn check_mode(state: &State, network: &Network, sandbox: &crate::model::Sandbox)
         .map(|n| n.driver.as_str())
         .collect();
     if network.driver == "host" && !drivers.is_empty() {
-        return Err(Error::invalid("cannot connect container to host network - container must be created in host network mode"));
+        return Err(Error::invalid(
+            "cannot connect container to host network - container must be created in host network mode",
+        ));
     }
     if drivers.contains(&"host") {
         return Err(Error::invalid(

@@ -18,12 +18,19 @@ use crate::model::Endpoint;
 pub(crate) type Gateways = (Option<Id>, Option<Id>);
 
 pub(crate) fn select(state: &State, sandbox: &Id) -> Gateways {
-    let Some(sb) = state.sandboxes.get(sandbox) else { return (None, None) };
+    let Some(sb) = state.sandboxes.get(sandbox) else {
+        return (None, None);
+    };
     let mut eps: Vec<(&Endpoint, bool, &str)> = sb
         .endpoints
         .iter()
         .filter_map(|id| state.endpoints.get(id))
-        .filter_map(|e| state.networks.get(&e.network).map(|n| (e, n.internal, n.name.as_str())))
+        .filter_map(|e| {
+            state
+                .networks
+                .get(&e.network)
+                .map(|n| (e, n.internal, n.name.as_str()))
+        })
         .collect();
     eps.sort_by(|(a, a_internal, a_name), (b, b_internal, b_name)| {
         let families = |e: &Endpoint| e.gateway_v4.is_some() as u8 + e.gateway_v6.is_some() as u8;
@@ -33,15 +40,32 @@ pub(crate) fn select(state: &State, sandbox: &Id) -> Gateways {
             .then(families(b).cmp(&families(a)))
             .then(a_name.cmp(b_name))
     });
-    let v4 = eps.iter().find(|(e, _, _)| e.gateway_v4.is_some()).map(|(e, _, _)| e.id.clone());
-    let v6 = eps.iter().find(|(e, _, _)| e.gateway_v6.is_some()).map(|(e, _, _)| e.id.clone());
+    let v4 = eps
+        .iter()
+        .find(|(e, _, _)| e.gateway_v4.is_some())
+        .map(|(e, _, _)| e.id.clone());
+    let v6 = eps
+        .iter()
+        .find(|(e, _, _)| e.gateway_v6.is_some())
+        .map(|(e, _, _)| e.id.clone());
     (v4, v6)
 }
 
 /// Moves the sandbox's published ports from `from` to `to` (either may be none). Returns the
 /// endpoints whose recorded ports changed, for the caller to persist.
-async fn move_ports(state: &mut State, sandbox: &Id, from: Option<&Id>, to: Option<&Id>) -> Result<Vec<Id>> {
-    let Some(bindings) = state.sandboxes.get(sandbox).map(|s| s.port_bindings.clone()) else { return Ok(Vec::new()) };
+async fn move_ports(
+    state: &mut State,
+    sandbox: &Id,
+    from: Option<&Id>,
+    to: Option<&Id>,
+) -> Result<Vec<Id>> {
+    let Some(bindings) = state
+        .sandboxes
+        .get(sandbox)
+        .map(|s| s.port_bindings.clone())
+    else {
+        return Ok(Vec::new());
+    };
     if bindings.is_empty() {
         return Ok(Vec::new());
     }
@@ -79,7 +103,9 @@ pub(crate) async fn program(state: &mut State, sandbox: &Id, before: &Gateways) 
     if before.0 != after.0 {
         changed = move_ports(state, sandbox, before.0.as_ref(), after.0.as_ref()).await?;
     }
-    let Some(netlink) = state.sandbox_links.get(sandbox) else { return Ok(changed) };
+    let Some(netlink) = state.sandbox_links.get(sandbox) else {
+        return Ok(changed);
+    };
     for (v6, old, new) in [(false, &before.0, &after.0), (true, &before.1, &after.1)] {
         if old == new {
             continue;
@@ -87,10 +113,17 @@ pub(crate) async fn program(state: &mut State, sandbox: &Id, before: &Gateways) 
         if old.is_some() {
             netlink.del_default_route(v6).await?;
         }
-        let Some(endpoint) = new.as_ref().and_then(|id| state.endpoints.get(id)) else { continue };
-        let (Some(ifname), Some(gateway)) =
-            (&endpoint.ifname, if v6 { endpoint.gateway_v6 } else { endpoint.gateway_v4 })
-        else {
+        let Some(endpoint) = new.as_ref().and_then(|id| state.endpoints.get(id)) else {
+            continue;
+        };
+        let (Some(ifname), Some(gateway)) = (
+            &endpoint.ifname,
+            if v6 {
+                endpoint.gateway_v6
+            } else {
+                endpoint.gateway_v4
+            },
+        ) else {
             continue;
         };
         if let Some(link) = netlink.link_by_name(ifname).await? {

@@ -18,7 +18,10 @@ use crate::ipam::{GATEWAY_ADDRESS_TYPE, PoolRequest, REQUEST_ADDRESS_TYPE};
 use crate::model::{IpamInfo, IpamRequest, Network};
 
 fn gateway_options() -> BTreeMap<String, String> {
-    BTreeMap::from([(REQUEST_ADDRESS_TYPE.to_string(), GATEWAY_ADDRESS_TYPE.to_string())])
+    BTreeMap::from([(
+        REQUEST_ADDRESS_TYPE.to_string(),
+        GATEWAY_ADDRESS_TYPE.to_string(),
+    )])
 }
 
 fn with_prefix(addr: IpAddr, pool: &IpNet) -> IpNet {
@@ -27,11 +30,16 @@ fn with_prefix(addr: IpAddr, pool: &IpNet) -> IpNet {
 
 /// The address space a network's pools come from.
 async fn address_space(state: &State, network: &Network) -> Result<String> {
-    let driver = state.ipams.get(&network.ipam_driver).ok_or_else(|| {
-        Error::not_found(format!("plugin \"{}\" not found", network.ipam_driver))
-    })?;
+    let driver = state
+        .ipams
+        .get(&network.ipam_driver)
+        .ok_or_else(|| Error::not_found(format!("plugin \"{}\" not found", network.ipam_driver)))?;
     let (local, global) = driver.default_address_spaces().await?;
-    Ok(if network.scope == "global" || network.scope == "swarm" { global } else { local })
+    Ok(if network.scope == "global" || network.scope == "swarm" {
+        global
+    } else {
+        local
+    })
 }
 
 /// Allocates the pools, gateways and aux addresses of a new network, filling
@@ -45,7 +53,11 @@ pub(crate) async fn allocate_network(
 ) -> Result<()> {
     let space = address_space(state, network).await?;
     for v6 in [false, true] {
-        let enabled = if v6 { network.enable_ipv6 } else { network.enable_ipv4 };
+        let enabled = if v6 {
+            network.enable_ipv6
+        } else {
+            network.enable_ipv4
+        };
         if !enabled {
             continue;
         }
@@ -56,11 +68,22 @@ pub(crate) async fn allocate_network(
             .filter(|(_, r)| r.subnet.is_some_and(|s| matches!(s, IpNet::V6(_)) == v6))
             .map(|(i, r)| (Some(i), r.clone()))
             .collect();
-        let requests = if requests.is_empty() { vec![(None, IpamRequest::default())] } else { requests };
+        let requests = if requests.is_empty() {
+            vec![(None, IpamRequest::default())]
+        } else {
+            requests
+        };
         for (index, request) in requests {
             let skip = if v6 { skip_gateway.1 } else { skip_gateway.0 };
-            let info = allocate_pool(state, network, &space, &request, index, v6, skip, exclude, undo).await?;
-            if v6 { network.ipam_v6.push(info) } else { network.ipam_v4.push(info) }
+            let info = allocate_pool(
+                state, network, &space, &request, index, v6, skip, exclude, undo,
+            )
+            .await?;
+            if v6 {
+                network.ipam_v6.push(info)
+            } else {
+                network.ipam_v4.push(info)
+            }
         }
     }
     Ok(())
@@ -85,12 +108,23 @@ async fn allocate_pool(
         pool: request.subnet,
         sub_pool: request.ip_range,
         options: network.ipam_options.clone().unwrap_or_default(),
-        exclude: if request.subnet.is_none() { exclude.to_vec() } else { Vec::new() },
+        exclude: if request.subnet.is_none() {
+            exclude.to_vec()
+        } else {
+            Vec::new()
+        },
         v6,
     };
     let pool = ipam.request_pool(&pool_request).await?;
-    undo.push(Step::ReleasePool { ipam: ipam_name.clone(), pool: pool.pool_id.clone() });
-    let release = |addr: IpAddr| Step::ReleaseAddress { ipam: ipam_name.clone(), pool: pool.pool_id.clone(), addr };
+    undo.push(Step::ReleasePool {
+        ipam: ipam_name.clone(),
+        pool: pool.pool_id.clone(),
+    });
+    let release = |addr: IpAddr| Step::ReleaseAddress {
+        ipam: ipam_name.clone(),
+        pool: pool.pool_id.clone(),
+        addr,
+    };
 
     let mut gateway = None;
     let mut gateway_reserved = false;
@@ -108,7 +142,9 @@ async fn allocate_pool(
         let addr = ipam
             .request_address(&pool.pool_id, None, &gateway_options())
             .await
-            .map_err(|e| Error::internal(format!("failed to allocate gateway ({}): {e}", pool.pool)))?;
+            .map_err(|e| {
+                Error::internal(format!("failed to allocate gateway ({}): {e}", pool.pool))
+            })?;
         if let Some(addr) = addr {
             undo.push(release(addr.addr()));
             gateway = Some(addr);
@@ -127,9 +163,14 @@ async fn allocate_pool(
             )));
         }
         if range.contains(ip) {
-            ipam.request_address(&pool.pool_id, Some(*ip), &BTreeMap::new()).await.map_err(|e| {
-                Error::new(e.kind(), format!("failed to allocate secondary ip address ({name}:{ip}): {e}"))
-            })?;
+            ipam.request_address(&pool.pool_id, Some(*ip), &BTreeMap::new())
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        e.kind(),
+                        format!("failed to allocate secondary ip address ({name}:{ip}): {e}"),
+                    )
+                })?;
             undo.push(release(*ip));
             aux_reserved.push(*ip);
         }
@@ -161,7 +202,9 @@ pub(crate) fn check_pools_not_empty(network: &Network) -> Result<()> {
 
 /// Gives back everything `allocate_network` took (network delete).
 pub(crate) async fn release_network(state: &mut State, network: &Network) {
-    let Ok(ipam) = state.ipams.get_mut(&network.ipam_driver) else { return };
+    let Ok(ipam) = state.ipams.get_mut(&network.ipam_driver) else {
+        return;
+    };
     for info in network.all_ipam() {
         if info.gateway_reserved
             && let Some(gw) = info.gateway
@@ -183,7 +226,11 @@ pub(crate) async fn replay_network(state: &mut State, network: &mut Network) -> 
     let ipam = state.ipams.get_mut(&network.ipam_driver)?;
     let options = network.ipam_options.clone().unwrap_or_default();
     for v6 in [false, true] {
-        let infos = if v6 { &mut network.ipam_v6 } else { &mut network.ipam_v4 };
+        let infos = if v6 {
+            &mut network.ipam_v6
+        } else {
+            &mut network.ipam_v4
+        };
         for info in infos.iter_mut() {
             let request = PoolRequest {
                 address_space: space.clone(),
@@ -198,10 +245,12 @@ pub(crate) async fn replay_network(state: &mut State, network: &mut Network) -> 
             if info.gateway_reserved
                 && let Some(gw) = info.gateway
             {
-                ipam.request_address(&info.pool_id, Some(gw.addr()), &gateway_options()).await?;
+                ipam.request_address(&info.pool_id, Some(gw.addr()), &gateway_options())
+                    .await?;
             }
             for aux in &info.aux_reserved {
-                ipam.request_address(&info.pool_id, Some(*aux), &BTreeMap::new()).await?;
+                ipam.request_address(&info.pool_id, Some(*aux), &BTreeMap::new())
+                    .await?;
             }
         }
     }
@@ -216,12 +265,20 @@ pub(crate) fn endpoint_ipam_options(
     endpoint: &mut crate::model::Endpoint,
     user_mac: Option<crate::model::Mac>,
 ) -> BTreeMap<String, String> {
-    let wants_mac = state.ipams.get(&network.ipam_driver).is_some_and(|d| d.capabilities().requires_mac_address);
+    let wants_mac = state
+        .ipams
+        .get(&network.ipam_driver)
+        .is_some_and(|d| d.capabilities().requires_mac_address);
     if !wants_mac {
         return BTreeMap::new();
     }
-    let mac = *endpoint.mac.get_or_insert_with(|| user_mac.unwrap_or_else(crate::model::Mac::random));
-    BTreeMap::from([(crate::model::labels::ENDPOINT_MACADDRESS.to_string(), mac.to_string())])
+    let mac = *endpoint
+        .mac
+        .get_or_insert_with(|| user_mac.unwrap_or_else(crate::model::Mac::random));
+    BTreeMap::from([(
+        crate::model::labels::ENDPOINT_MACADDRESS.to_string(),
+        mac.to_string(),
+    )])
 }
 
 /// Allocates one address of one family for an endpoint: the preferred one (which must lie in
@@ -236,29 +293,47 @@ pub(crate) async fn allocate_endpoint_address(
     options: &BTreeMap<String, String>,
     undo: &mut Undo,
 ) -> Result<Option<(IpNet, String)>> {
-    let pools = if v6 { &network.ipam_v6 } else { &network.ipam_v4 };
+    let pools = if v6 {
+        &network.ipam_v6
+    } else {
+        &network.ipam_v4
+    };
     let family = if v6 { 6 } else { 4 };
     if pools.is_empty() {
-        return Err(Error::internal(format!("no IPv{family} information available for endpoint {endpoint_name}")));
+        return Err(Error::internal(format!(
+            "no IPv{family} information available for endpoint {endpoint_name}"
+        )));
     }
     let ipam_name = network.ipam_driver.clone();
     let ipam = state.ipams.get_mut(&ipam_name)?;
     let candidates: Vec<&IpamInfo> = match preferred {
         Some(ip) => vec![pools.iter().find(|i| i.pool.contains(&ip)).ok_or_else(|| {
-            Error::invalid(format!("Invalid address {ip}: It does not belong to any of this network's subnets"))
+            Error::invalid(format!(
+                "Invalid address {ip}: It does not belong to any of this network's subnets"
+            ))
         })?],
         None => pools.iter().collect(),
     };
     for info in candidates {
-        match ipam.request_address(&info.pool_id, preferred, options).await {
+        match ipam
+            .request_address(&info.pool_id, preferred, options)
+            .await
+        {
             Ok(None) => return Ok(None),
             Ok(Some(addr)) => {
-                undo.push(Step::ReleaseAddress { ipam: ipam_name, pool: info.pool_id.clone(), addr: addr.addr() });
+                undo.push(Step::ReleaseAddress {
+                    ipam: ipam_name,
+                    pool: info.pool_id.clone(),
+                    addr: addr.addr(),
+                });
                 return Ok(Some((addr, info.pool_id.clone())));
             }
             // A full pool moves on to the next one; any other failure (an unreachable plugin is
             // 503 too) is the answer.
-            Err(e) if preferred.is_none() && e.message == crate::ipam::IpamError::NoAvailableAddresses.to_string() => {
+            Err(e)
+                if preferred.is_none()
+                    && e.message == crate::ipam::IpamError::NoAvailableAddresses.to_string() =>
+            {
                 continue;
             }
             Err(e) => return Err(e),
@@ -266,6 +341,9 @@ pub(crate) async fn allocate_endpoint_address(
     }
     Err(Error::new(
         crate::ErrorKind::Unavailable,
-        format!("no available IPv{family} addresses on this network's address pools: {} ({})", network.name, network.id),
+        format!(
+            "no available IPv{family} addresses on this network's address pools: {} ({})",
+            network.name, network.id
+        ),
     ))
 }

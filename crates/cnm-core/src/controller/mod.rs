@@ -38,9 +38,9 @@ mod resolve;
 mod restore;
 mod sandbox;
 pub mod spec;
-mod undo;
 #[cfg(test)]
 mod tests;
+mod undo;
 mod views;
 
 pub use doctor::Finding;
@@ -165,7 +165,8 @@ impl State {
     }
 
     pub fn insert_network(&mut self, n: Network) {
-        self.network_list_items.insert(n.id.clone(), views::list_item_json(&n));
+        self.network_list_items
+            .insert(n.id.clone(), views::list_item_json(&n));
         self.network_names.insert(n.name.clone(), n.id.clone());
         self.networks.insert(n.id.clone(), n);
     }
@@ -180,14 +181,19 @@ impl State {
     }
 
     pub fn insert_endpoint(&mut self, e: Endpoint) {
-        self.endpoint_names.insert((e.network.clone(), e.name.clone()), e.id.clone());
-        self.network_endpoints.entry(e.network.clone()).or_default().insert(e.id.clone());
+        self.endpoint_names
+            .insert((e.network.clone(), e.name.clone()), e.id.clone());
+        self.network_endpoints
+            .entry(e.network.clone())
+            .or_default()
+            .insert(e.id.clone());
         self.endpoints.insert(e.id.clone(), e);
     }
 
     pub fn remove_endpoint(&mut self, id: &Id) -> Option<Endpoint> {
         let e = self.endpoints.remove(id)?;
-        self.endpoint_names.remove(&(e.network.clone(), e.name.clone()));
+        self.endpoint_names
+            .remove(&(e.network.clone(), e.name.clone()));
         if let Some(set) = self.network_endpoints.get_mut(&e.network) {
             set.remove(id);
             if set.is_empty() {
@@ -218,24 +224,48 @@ impl State {
     }
 
     pub fn network_in_use(&self, network: &Id) -> bool {
-        self.network_endpoints.get(network).is_some_and(|s| !s.is_empty())
+        self.network_endpoints
+            .get(network)
+            .is_some_and(|s| !s.is_empty())
     }
 }
 
 impl Controller {
     /// Builds a controller over `store`; call `start` before serving.
-    pub fn new(config: Config, store: Arc<dyn KvStore>, drivers: Drivers, host: Option<Netlink>) -> Self {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn KvStore>,
+        drivers: Drivers,
+        host: Option<Netlink>,
+    ) -> Self {
         let ipams = Ipams::new(DefaultIpam::new(&config.pools));
-        let nameservers =
-            if config.dns.is_empty() { etc::host_nameservers(&config.host_resolv_conf) } else { config.dns.clone() };
-        let resolver = Resolver::new(ResolverConfig { upstreams: upstreams_on_port_53(&nameservers), ..Default::default() });
+        let nameservers = if config.dns.is_empty() {
+            etc::host_nameservers(&config.host_resolv_conf)
+        } else {
+            config.dns.clone()
+        };
+        let resolver = Resolver::new(ResolverConfig {
+            upstreams: upstreams_on_port_53(&nameservers),
+            ..Default::default()
+        });
         let plugins = crate::plugins::Plugins::new(config.plugins.clone());
-        Controller { state: Mutex::new(State::new(ipams, drivers)), store, config, host, resolver, plugins, link_routes: None }
+        Controller {
+            state: Mutex::new(State::new(ipams, drivers)),
+            store,
+            config,
+            host,
+            resolver,
+            plugins,
+            link_routes: None,
+        }
     }
 
     /// Uses a live view of the host's connected subnets for IPAM's exclude list instead of a
     /// route dump per network create.
-    pub fn with_link_routes(mut self, routes: crate::osl::netlink::route_watch::LinkRoutes) -> Self {
+    pub fn with_link_routes(
+        mut self,
+        routes: crate::osl::netlink::route_watch::LinkRoutes,
+    ) -> Self {
         self.link_routes = Some(routes);
         self
     }
@@ -256,7 +286,11 @@ impl Controller {
 
     pub async fn counts(&self) -> Counts {
         let state = self.state.lock().await;
-        Counts { networks: state.networks.len(), sandboxes: state.sandboxes.len(), endpoints: state.endpoints.len() }
+        Counts {
+            networks: state.networks.len(),
+            sandboxes: state.sandboxes.len(),
+            endpoints: state.endpoints.len(),
+        }
     }
 
     fn commit(&self, batch: &Batch) -> Result<()> {

@@ -43,7 +43,9 @@ impl Controller {
         } else if let Some(host) = &self.host {
             match host.link_scope_routes_v4().await {
                 Ok(routes) => out.extend(routes),
-                Err(e) => tracing::warn!(error = %e, "listing host routes for the pool exclude list"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing host routes for the pool exclude list")
+                }
             }
         }
         out
@@ -56,12 +58,18 @@ impl Controller {
         let plugins = self.ensure_plugins(driver, Some(&spec.ipam_driver)).await;
         let mut state = self.state.lock().await;
         if state.network_names.contains_key(&spec.name) {
-            return Err(Error::conflict(format!("network with name {} already exists", spec.name)));
+            return Err(Error::conflict(format!(
+                "network with name {} already exists",
+                spec.name
+            )));
         }
         plugins?;
         let network = build_network(&state, spec)?;
         let mut undo = Undo::default();
-        match self.create_in_state(&mut state, network, &exclude, &mut undo).await {
+        match self
+            .create_in_state(&mut state, network, &exclude, &mut undo)
+            .await
+        {
             Ok(network) => {
                 undo.commit();
                 Ok(network)
@@ -73,9 +81,18 @@ impl Controller {
         }
     }
 
-    async fn create_in_state(&self, state: &mut State, mut network: Network, exclude: &[IpNet], undo: &mut Undo) -> Result<Network> {
+    async fn create_in_state(
+        &self,
+        state: &mut State,
+        mut network: Network,
+        exclude: &[IpNet],
+        undo: &mut Undo,
+    ) -> Result<Network> {
         if !network.config_only {
-            let driver = state.drivers.get(&network.driver).expect("driver checked by build_network");
+            let driver = state
+                .drivers
+                .get(&network.driver)
+                .expect("driver checked by build_network");
             let others: Vec<&Network> = state.networks.values().collect();
             driver.validate(&network, &others)?;
             let skip = driver.skip_gateway_checked(&network).await?;
@@ -87,9 +104,13 @@ impl Controller {
                 }
             }
             // Borrow the records and the drivers separately: no copy of every network.
-            let State { networks, drivers, .. } = &mut *state;
+            let State {
+                networks, drivers, ..
+            } = &mut *state;
             let others: Vec<&Network> = networks.values().collect();
-            let driver = drivers.get_mut(&network.driver).expect("driver checked by build_network");
+            let driver = drivers
+                .get_mut(&network.driver)
+                .expect("driver checked by build_network");
             network.adopted_device = driver.create_network(&network, &others).await?;
             undo.push(Step::DeleteNetwork(Box::new(network.clone())));
         }
@@ -110,7 +131,10 @@ impl Controller {
         let id = state.find_network(term, Lookup::Delete)?;
         let network = state.networks[&id].clone();
         if network.predefined {
-            return Err(Error::forbidden(format!("{} is a pre-defined network and cannot be removed", network.name)));
+            return Err(Error::forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                network.name
+            )));
         }
         check_removable(&state, &network).map_err(|e| e.context("error while removing network"))?;
         self.remove_network_in_state(&mut state, &network).await
@@ -146,9 +170,19 @@ impl Controller {
             .networks
             .values()
             .filter(|n| !n.predefined && !n.config_only && !state.network_in_use(&n.id))
-            .filter(|n| filter.until.as_ref().is_none_or(|until| n.created.as_str() < until.as_str()))
+            .filter(|n| {
+                filter
+                    .until
+                    .as_ref()
+                    .is_none_or(|until| n.created.as_str() < until.as_str())
+            })
             .filter(|n| filter.labels.iter().all(|l| label_matches(&n.labels, l)))
-            .filter(|n| !filter.labels_not.iter().any(|l| label_matches(&n.labels, l)))
+            .filter(|n| {
+                !filter
+                    .labels_not
+                    .iter()
+                    .any(|l| label_matches(&n.labels, l))
+            })
             .cloned()
             .collect();
         state.pruning = true;
@@ -159,7 +193,9 @@ impl Controller {
             }
             match self.remove_network_in_state(&mut state, &network).await {
                 Ok(()) => removed.push(network.name.clone()),
-                Err(e) => tracing::warn!(network = %network.name, error = %e, "prune could not remove network"),
+                Err(e) => {
+                    tracing::warn!(network = %network.name, error = %e, "prune could not remove network")
+                }
             }
         }
         state.pruning = false;
@@ -174,17 +210,29 @@ impl Controller {
 
     pub async fn networks(&self) -> Vec<NetworkView> {
         let state = self.state.lock().await;
-        state.networks.values().map(|n| NetworkView::build(&state, n)).collect()
+        state
+            .networks
+            .values()
+            .map(|n| NetworkView::build(&state, n))
+            .collect()
     }
 
     /// The body of `GET /networks` (a JSON array and a newline, as Docker sends it), joined
     /// from items serialized when each network was stored: what `docker network ls` calls
     /// costs a filter pass and a copy, not a serialization of every network.
-    pub async fn list_networks_json(&self, accept: impl Fn(&Network, bool) -> bool, legacy: bool) -> Vec<u8> {
+    pub async fn list_networks_json(
+        &self,
+        accept: impl Fn(&Network, bool) -> bool,
+        legacy: bool,
+    ) -> Vec<u8> {
         let state = self.state.lock().await;
         let mut out = Vec::with_capacity(1024);
         out.push(b'[');
-        for n in state.networks.values().filter(|n| accept(n, state.network_in_use(&n.id))) {
+        for n in state
+            .networks
+            .values()
+            .filter(|n| accept(n, state.network_in_use(&n.id)))
+        {
             if let Some((modern, old)) = state.network_list_items.get(&n.id) {
                 if out.len() > 1 {
                     out.push(b',');
@@ -198,11 +246,22 @@ impl Controller {
 }
 
 fn check_removable(state: &State, network: &Network) -> Result<()> {
-    if network.config_only && state.networks.values().any(|n| n.config_from.as_deref() == Some(network.name.as_str())) {
-        return Err(Error::forbidden(format!("configuration network \"{}\" is in use", network.name)));
+    if network.config_only
+        && state
+            .networks
+            .values()
+            .any(|n| n.config_from.as_deref() == Some(network.name.as_str()))
+    {
+        return Err(Error::forbidden(format!(
+            "configuration network \"{}\" is in use",
+            network.name
+        )));
     }
     if state.network_in_use(&network.id) {
-        return Err(Error::forbidden(format!("network {} id {} has active endpoints", network.name, network.id)));
+        return Err(Error::forbidden(format!(
+            "network {} id {} has active endpoints",
+            network.name, network.id
+        )));
     }
     Ok(())
 }
@@ -215,7 +274,9 @@ fn build_network(state: &State, mut spec: NetworkSpec) -> Result<Network> {
             .get(from)
             .map(|id| &state.networks[id])
             .filter(|n| n.config_only)
-            .ok_or_else(|| Error::not_found(format!("configuration network \"{from}\" does not exist")))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("configuration network \"{from}\" does not exist"))
+            })?;
         spec.enable_ipv4 = source.enable_ipv4;
         spec.enable_ipv6 = source.enable_ipv6;
         spec.labels = source.labels.clone();
@@ -224,17 +285,29 @@ fn build_network(state: &State, mut spec: NetworkSpec) -> Result<Network> {
         spec.ipam_requests = source.ipam_requests.clone();
         spec.options = source.options.clone();
     }
-    let driver = if spec.config_only { "null".to_string() } else { spec.driver.clone() };
+    let driver = if spec.config_only {
+        "null".to_string()
+    } else {
+        spec.driver.clone()
+    };
     if !spec.config_only && state.drivers.get(&driver).is_none() {
         return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
     }
     if !state.ipams.contains(&spec.ipam_driver) {
-        return Err(Error::not_found(format!("plugin \"{}\" not found", spec.ipam_driver)));
+        return Err(Error::not_found(format!(
+            "plugin \"{}\" not found",
+            spec.ipam_driver
+        )));
     }
     // Without an explicit scope, a network has its driver's data scope (plugins may be global).
-    let scope = state.drivers.get(&driver).map_or("local", |d| d.capability().data_scope);
+    let scope = state
+        .drivers
+        .get(&driver)
+        .map_or("local", |d| d.capability().data_scope);
     if !spec.config_only && (driver == "host" || driver == "null") {
-        return Err(Error::forbidden(format!("only one instance of \"{driver}\" network is allowed")));
+        return Err(Error::forbidden(format!(
+            "only one instance of \"{driver}\" network is allowed"
+        )));
     }
     Ok(Network {
         id: Id::random(),

@@ -36,8 +36,12 @@ fn find<'a, V>(
         return Found::None;
     }
     // Ids are sorted, so the ids starting with `term` are one contiguous range.
-    let start = Id::parse(&format!("{term:0<64}")).unwrap_or_else(|| Id::parse(&"0".repeat(64)).expect("valid"));
-    let mut matches = by_id.range(start..).take_while(|(id, _)| id.as_str().starts_with(term)).map(|(id, _)| id);
+    let start = Id::parse(&format!("{term:0<64}"))
+        .unwrap_or_else(|| Id::parse(&"0".repeat(64)).expect("valid"));
+    let mut matches = by_id
+        .range(start..)
+        .take_while(|(id, _)| id.as_str().starts_with(term))
+        .map(|(id, _)| id);
     match (matches.next(), matches.count()) {
         (None, _) => Found::None,
         (Some(id), 0) => Found::One(id.clone()),
@@ -50,22 +54,24 @@ impl State {
         match find(term, &self.networks, |n| self.network_names.get(n)) {
             Found::One(id) => Ok(id),
             Found::None => Err(Error::not_found(format!("network {term} not found"))),
-            Found::AmbiguousPrefix(n) if lookup == Lookup::Delete => {
-                Err(Error::invalid(format!("network {term} is ambiguous ({n} matches found based on ID prefix)")))
-            }
-            Found::AmbiguousPrefix(n) => {
-                Err(Error::invalid(format!("{n} matches found based on ID prefix: network {term} is ambiguous")))
-            }
+            Found::AmbiguousPrefix(n) if lookup == Lookup::Delete => Err(Error::invalid(format!(
+                "network {term} is ambiguous ({n} matches found based on ID prefix)"
+            ))),
+            Found::AmbiguousPrefix(n) => Err(Error::invalid(format!(
+                "{n} matches found based on ID prefix: network {term} is ambiguous"
+            ))),
         }
     }
 
     pub fn find_sandbox(&self, term: &str) -> Result<Id> {
-        match find(term, &self.sandboxes, |n| self.sandbox_names.get(n.trim_start_matches('/'))) {
+        match find(term, &self.sandboxes, |n| {
+            self.sandbox_names.get(n.trim_start_matches('/'))
+        }) {
             Found::One(id) => Ok(id),
             Found::None => Err(Error::not_found(format!("No such container: {term}"))),
-            Found::AmbiguousPrefix(_) => {
-                Err(Error::invalid(format!("multiple IDs found with provided prefix: {term}")))
-            }
+            Found::AmbiguousPrefix(_) => Err(Error::invalid(format!(
+                "multiple IDs found with provided prefix: {term}"
+            ))),
         }
     }
 }

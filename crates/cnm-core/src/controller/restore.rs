@@ -39,7 +39,8 @@ impl Controller {
         let endpoints: Vec<Endpoint> = load_all(self.store.as_ref(), Kind::Endpoint)?;
         let sandboxes: Vec<Sandbox> = load_all(self.store.as_ref(), Kind::Sandbox)?;
         networks.sort_by(|a, b| a.created.cmp(&b.created));
-        std::fs::create_dir_all(self.netns_dir()).map_err(|e| Error::internal(format!("create {}: {e}", self.netns_dir().display())))?;
+        std::fs::create_dir_all(self.netns_dir())
+            .map_err(|e| Error::internal(format!("create {}: {e}", self.netns_dir().display())))?;
         crate::osl::hostns::bind_current(&self.netns_dir().join("default"))?;
 
         let mut state = self.state.lock().await;
@@ -50,7 +51,10 @@ impl Controller {
                     && let Err(e) = ipam_alloc::replay_network(&mut state, &mut network).await
                 {
                     // A plugin's state is the plugin's; only a built-in's disagreement is fatal.
-                    if !matches!(state.ipams.get(&network.ipam_driver), Some(IpamDriver::Remote(_))) {
+                    if !matches!(
+                        state.ipams.get(&network.ipam_driver),
+                        Some(IpamDriver::Remote(_))
+                    ) {
                         return Err(e.context(format!("restoring network {}", network.name)));
                     }
                     tracing::warn!(network = %network.name, error = %e, "replaying allocations to the IPAM plugin");
@@ -78,13 +82,20 @@ impl Controller {
                 continue;
             }
             if !sandbox.external || sandbox.netns != self.netns_dir().join("default") {
-                state.sandbox_links.insert(sandbox.id.clone(), Netlink::open_in(&sandbox.netns)?);
+                state
+                    .sandbox_links
+                    .insert(sandbox.id.clone(), Netlink::open_in(&sandbox.netns)?);
             }
-            sandbox.endpoints.retain(|id| eps.iter().any(|e| &e.id == id));
+            sandbox
+                .endpoints
+                .retain(|id| eps.iter().any(|e| &e.id == id));
             state.insert_sandbox(sandbox.clone());
             report.sandboxes += 1;
             for endpoint in eps {
-                match self.restore_endpoint(&mut state, &sandbox, endpoint.clone()).await {
+                match self
+                    .restore_endpoint(&mut state, &sandbox, endpoint.clone())
+                    .await
+                {
                     Ok(replumbed) => {
                         report.endpoints += 1;
                         report.replumbed_endpoints += replumbed as usize;
@@ -92,7 +103,10 @@ impl Controller {
                     Err(e) => {
                         tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "cannot restore endpoint; removing it");
                         batch.delete(Kind::Endpoint, endpoint.id.as_str());
-                        state.sandboxes.get_mut(&sandbox.id).map(|s| s.endpoints.retain(|id| id != &endpoint.id));
+                        state
+                            .sandboxes
+                            .get_mut(&sandbox.id)
+                            .map(|s| s.endpoints.retain(|id| id != &endpoint.id));
                         report.stale_endpoints += 1;
                     }
                 }
@@ -104,9 +118,16 @@ impl Controller {
         self.commit(&batch)?;
         // Published ports come back before the firewall is reconciled once for everything, so
         // established flows through them keep their rules.
-        let restored: Vec<Endpoint> = state.endpoints.values().filter(|e| !e.ports.is_empty()).cloned().collect();
+        let restored: Vec<Endpoint> = state
+            .endpoints
+            .values()
+            .filter(|e| !e.ports.is_empty())
+            .cloned()
+            .collect();
         for endpoint in restored {
-            let Some(network) = state.networks.get(&endpoint.network).cloned() else { continue };
+            let Some(network) = state.networks.get(&endpoint.network).cloned() else {
+                continue;
+            };
             if let Some(driver) = state.drivers.get_mut(&network.driver)
                 && let Err(e) = driver.restore_ports(&network, &endpoint).await
             {
@@ -130,24 +151,50 @@ impl Controller {
     }
 
     /// Re-reserves an endpoint's addresses and checks its interface; re-plumbs it if gone.
-    async fn restore_endpoint(&self, state: &mut State, sandbox: &Sandbox, mut endpoint: Endpoint) -> Result<bool> {
+    async fn restore_endpoint(
+        &self,
+        state: &mut State,
+        sandbox: &Sandbox,
+        mut endpoint: Endpoint,
+    ) -> Result<bool> {
         let network = state
             .networks
             .get(&endpoint.network)
             .cloned()
-            .ok_or_else(|| Error::not_found(format!("network {} of endpoint is gone", endpoint.network)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("network {} of endpoint is gone", endpoint.network))
+            })?;
         let replay = replays(state, &network);
-        for (addr, pool) in [(endpoint.addr_v4, &endpoint.pool_v4), (endpoint.addr_v6, &endpoint.pool_v6)] {
+        for (addr, pool) in [
+            (endpoint.addr_v4, &endpoint.pool_v4),
+            (endpoint.addr_v6, &endpoint.pool_v6),
+        ] {
             if let (true, Some(addr), Some(_)) = (replay, addr, pool) {
                 let info = network
                     .all_ipam()
                     .find(|i| i.pool.contains(&addr.addr()))
-                    .ok_or_else(|| Error::internal(format!("address {addr} is outside the network's pools")))?;
-                state.ipams.get_mut(&network.ipam_driver)?.request_address(&info.pool_id, Some(addr.addr()), &BTreeMap::new()).await?;
+                    .ok_or_else(|| {
+                        Error::internal(format!("address {addr} is outside the network's pools"))
+                    })?;
+                state
+                    .ipams
+                    .get_mut(&network.ipam_driver)?
+                    .request_address(&info.pool_id, Some(addr.addr()), &BTreeMap::new())
+                    .await?;
             }
         }
-        endpoint.pool_v4 = endpoint.addr_v4.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
-        endpoint.pool_v6 = endpoint.addr_v6.and_then(|a| network.all_ipam().find(|i| i.pool.contains(&a.addr())).map(|i| i.pool_id.clone()));
+        endpoint.pool_v4 = endpoint.addr_v4.and_then(|a| {
+            network
+                .all_ipam()
+                .find(|i| i.pool.contains(&a.addr()))
+                .map(|i| i.pool_id.clone())
+        });
+        endpoint.pool_v6 = endpoint.addr_v6.and_then(|a| {
+            network
+                .all_ipam()
+                .find(|i| i.pool.contains(&a.addr()))
+                .map(|i| i.pool_id.clone())
+        });
         let Some(driver) = state.drivers.get(&network.driver) else {
             // A plugin that is not there yet: keep the endpoint as stored (as Docker does).
             tracing::warn!(endpoint = %endpoint.id.short(), driver = %network.driver, "driver not loaded; endpoint kept as stored");
@@ -165,22 +212,39 @@ impl Controller {
     /// Recreates an endpoint's interface that vanished (someone deleted the veth, or the
     /// bridge went and took its ports): removes what is left of it, attaches it again with the
     /// same addresses and name, persists it, and restores the default route it carried.
-    pub(crate) async fn replumb_endpoint(&self, state: &mut State, sandbox: &Sandbox, mut endpoint: Endpoint) -> Result<()> {
+    pub(crate) async fn replumb_endpoint(
+        &self,
+        state: &mut State,
+        sandbox: &Sandbox,
+        mut endpoint: Endpoint,
+    ) -> Result<()> {
         let network = state
             .networks
             .get(&endpoint.network)
             .cloned()
-            .ok_or_else(|| Error::not_found(format!("network {} of endpoint is gone", endpoint.network)))?;
-        let (Some(netlink), Some(ifname)) = (state.sandbox_links.get(&sandbox.id).cloned(), endpoint.ifname.clone()) else {
+            .ok_or_else(|| {
+                Error::not_found(format!("network {} of endpoint is gone", endpoint.network))
+            })?;
+        let (Some(netlink), Some(ifname)) = (
+            state.sandbox_links.get(&sandbox.id).cloned(),
+            endpoint.ifname.clone(),
+        ) else {
             state.insert_endpoint(endpoint);
             return Ok(());
         };
-        let driver = state.drivers.get_mut(&network.driver).ok_or_else(|| Error::not_found("driver is gone"))?;
+        let driver = state
+            .drivers
+            .get_mut(&network.driver)
+            .ok_or_else(|| Error::not_found("driver is gone"))?;
         let _ = driver.detach(&network, &endpoint).await;
         if let Some(stale) = netlink.link_by_name(&ifname).await? {
             netlink.del_link(stale.index).await?;
         }
-        let link = SandboxLink { netns: &sandbox.netns, netlink: &netlink, ifname: &ifname };
+        let link = SandboxLink {
+            netns: &sandbox.netns,
+            netlink: &netlink,
+            ifname: &ifname,
+        };
         let info = driver.attach(&network, &endpoint, &link).await?;
         endpoint.host_ifname = info.host_ifname;
         tracing::warn!(endpoint = %endpoint.id.short(), "interface was missing; re-plumbed it");
@@ -191,8 +255,13 @@ impl Controller {
         state.insert_endpoint(endpoint);
         // The default route went with the old interface only where this endpoint carried it.
         let current = super::gateway::select(state, &sandbox.id);
-        let before = (current.0.filter(|g| g != &id), current.1.filter(|g| g != &id));
-        super::gateway::program(state, &sandbox.id, &before).await.map(|_| ())
+        let before = (
+            current.0.filter(|g| g != &id),
+            current.1.filter(|g| g != &id),
+        );
+        super::gateway::program(state, &sandbox.id, &before)
+            .await
+            .map(|_| ())
     }
 
     /// `none`, `host` and `bridge` always exist.
@@ -204,11 +273,16 @@ impl Controller {
             }
         }
         let wanted = self.default_bridge_network();
-        let current = state.network_names.get("bridge").map(|id| state.networks[id].clone());
+        let current = state
+            .network_names
+            .get("bridge")
+            .map(|id| state.networks[id].clone());
         match current {
             Some(n) if n.options == wanted.options && n.ipam_requests == wanted.ipam_requests => {}
             Some(n) if state.network_in_use(&n.id) => {
-                tracing::warn!("the default bridge's settings changed but it has endpoints; keeping the old settings");
+                tracing::warn!(
+                    "the default bridge's settings changed but it has endpoints; keeping the old settings"
+                );
             }
             Some(n) => {
                 tracing::info!("the default bridge's settings changed; recreating it");
@@ -233,7 +307,8 @@ impl Controller {
         let others: Vec<&Network> = others.iter().collect();
         let result = async {
             if network.driver == "bridge" {
-                ipam_alloc::allocate_network(state, &mut network, (false, false), &[], &mut undo).await?;
+                ipam_alloc::allocate_network(state, &mut network, (false, false), &[], &mut undo)
+                    .await?;
                 let driver = state.drivers.get_mut("bridge").expect("bridge driver");
                 network.adopted_device = driver.create_network(&network, &others).await?;
             }
@@ -258,10 +333,19 @@ impl Controller {
     fn default_bridge_network(&self) -> Network {
         let cfg = &self.config.default_bridge;
         let options = BTreeMap::from([
-            (labels::BRIDGE_DEFAULT_BRIDGE.to_string(), "true".to_string()),
+            (
+                labels::BRIDGE_DEFAULT_BRIDGE.to_string(),
+                "true".to_string(),
+            ),
             (labels::BRIDGE_ENABLE_ICC.to_string(), cfg.icc.to_string()),
-            (labels::BRIDGE_ENABLE_IP_MASQUERADE.to_string(), cfg.ip_masq.to_string()),
-            (labels::BRIDGE_HOST_BINDING_IPV4.to_string(), "0.0.0.0".to_string()),
+            (
+                labels::BRIDGE_ENABLE_IP_MASQUERADE.to_string(),
+                cfg.ip_masq.to_string(),
+            ),
+            (
+                labels::BRIDGE_HOST_BINDING_IPV4.to_string(),
+                "0.0.0.0".to_string(),
+            ),
             (labels::BRIDGE_NAME.to_string(), cfg.name.clone()),
             (labels::MTU.to_string(), cfg.mtu.to_string()),
         ]);
@@ -274,7 +358,13 @@ impl Controller {
                 aux_addresses: BTreeMap::new(),
             }),
         };
-        predefined("bridge", "bridge", options, request.into_iter().collect(), None)
+        predefined(
+            "bridge",
+            "bridge",
+            options,
+            request.into_iter().collect(),
+            None,
+        )
     }
 
     /// Removes what cnm made that no record owns (see `doctor::strays`).
@@ -295,7 +385,10 @@ impl Controller {
 /// Whether the network's IPAM driver wants its allocations replayed at start-up
 /// (`RequiresRequestReplay`; the default driver does, plugins say so themselves).
 fn replays(state: &State, network: &Network) -> bool {
-    state.ipams.get(&network.ipam_driver).is_some_and(|d| d.capabilities().requires_request_replay)
+    state
+        .ipams
+        .get(&network.ipam_driver)
+        .is_some_and(|d| d.capabilities().requires_request_replay)
 }
 
 fn group_endpoints(endpoints: Vec<Endpoint>) -> BTreeMap<Id, Vec<Endpoint>> {
@@ -306,7 +399,13 @@ fn group_endpoints(endpoints: Vec<Endpoint>) -> BTreeMap<Id, Vec<Endpoint>> {
     map
 }
 
-fn predefined(name: &str, driver: &str, options: BTreeMap<String, String>, requests: Vec<IpamRequest>, ipam_options: Option<BTreeMap<String, String>>) -> Network {
+fn predefined(
+    name: &str,
+    driver: &str,
+    options: BTreeMap<String, String>,
+    requests: Vec<IpamRequest>,
+    ipam_options: Option<BTreeMap<String, String>>,
+) -> Network {
     Network {
         id: Id::random(),
         name: name.to_string(),
@@ -331,4 +430,3 @@ fn predefined(name: &str, driver: &str, options: BTreeMap<String, String>, reque
         adopted_device: false,
     }
 }
-

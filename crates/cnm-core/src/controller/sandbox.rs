@@ -47,7 +47,11 @@ impl Controller {
 
     pub async fn create_sandbox(&self, req: SandboxCreateRequest) -> Result<Id> {
         let id = Id::random();
-        let name = if req.name.is_empty() { id.short().to_string() } else { req.name.trim_start_matches('/').to_string() };
+        let name = if req.name.is_empty() {
+            id.short().to_string()
+        } else {
+            req.name.trim_start_matches('/').to_string()
+        };
         check_sandbox_name(&name)?;
         for n in &req.networks {
             self.ensure_network_plugins(&n.network).await?;
@@ -61,23 +65,36 @@ impl Controller {
         // Resolve every network first: a typo fails before anything is created.
         let mut networks = Vec::new();
         let requested = if req.networks.is_empty() {
-            vec![cnm_types::sandbox::SandboxNetwork { network: "bridge".into(), endpoint_config: None }]
+            vec![cnm_types::sandbox::SandboxNetwork {
+                network: "bridge".into(),
+                endpoint_config: None,
+            }]
         } else {
             req.networks.clone()
         };
         for n in &requested {
-            networks.push((state.find_network(&n.network, Lookup::Inspect)?, n.endpoint_config.clone().unwrap_or_default()));
+            networks.push((
+                state.find_network(&n.network, Lookup::Inspect)?,
+                n.endpoint_config.clone().unwrap_or_default(),
+            ));
         }
-        let host_mode = networks.iter().any(|(id, _)| state.networks[id].driver == "host");
+        let host_mode = networks
+            .iter()
+            .any(|(id, _)| state.networks[id].driver == "host");
         // Bad port bindings are refused before anything exists.
         crate::driver::bridge::BridgeDriver::parse_port_bindings(&req.port_bindings)?;
         let dns = req
             .dns
             .iter()
-            .map(|d| d.parse().map_err(|_| Error::invalid(format!("invalid DNS server address: {d}"))))
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| Error::invalid(format!("invalid DNS server address: {d}")))
+            })
             .collect::<Result<Vec<std::net::IpAddr>>>()?;
         let mut undo = Undo::default();
-        let result = self.build_sandbox(&mut state, &id, &name, &req, host_mode, &dns, &mut undo).await;
+        let result = self
+            .build_sandbox(&mut state, &id, &name, &req, host_mode, &dns, &mut undo)
+            .await;
         let result = match result {
             Ok(()) => self.join_all(&mut state, &id, networks).await,
             Err(e) => Err(e),
@@ -111,7 +128,8 @@ impl Controller {
             (self.host_netns(), true)
         } else if !req.netns_path.is_empty() {
             let path = PathBuf::from(&req.netns_path);
-            netns::open(&path).map_err(|e| Error::invalid(format!("invalid --netns {}: {e}", path.display())))?;
+            netns::open(&path)
+                .map_err(|e| Error::invalid(format!("invalid --netns {}: {e}", path.display())))?;
             (path, true)
         } else {
             let path = self.netns_dir().join(id.as_str());
@@ -120,13 +138,18 @@ impl Controller {
             (path, false)
         };
         let dir = self.sandbox_dir(id);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::internal(format!("create {}: {e}", dir.display())))?;
         undo.push(Step::RemoveDir(dir.clone()));
         let sandbox = Sandbox {
             id: id.clone(),
             name: name.to_string(),
             created: now_rfc3339(),
-            hostname: if req.hostname.is_empty() { name.to_string() } else { req.hostname.clone() },
+            hostname: if req.hostname.is_empty() {
+                name.to_string()
+            } else {
+                req.hostname.clone()
+            },
             netns: path.clone(),
             external,
             dns: req.dns.clone(),
@@ -135,8 +158,16 @@ impl Controller {
             resolv_conf: dir.join("resolv.conf"),
             hosts: dir.join("hosts"),
         };
-        let resolvers = if dns.is_empty() { self.config.dns.clone() } else { dns.to_vec() };
-        etc::write_resolv_conf(&sandbox.resolv_conf, &self.config.host_resolv_conf, &resolvers)?;
+        let resolvers = if dns.is_empty() {
+            self.config.dns.clone()
+        } else {
+            dns.to_vec()
+        };
+        etc::write_resolv_conf(
+            &sandbox.resolv_conf,
+            &self.config.host_resolv_conf,
+            &resolvers,
+        )?;
         etc::write_hosts(&sandbox.hosts, &sandbox.hostname, &[])?;
         if !host_mode {
             let netlink = Netlink::open_in(&path)?;
@@ -153,7 +184,12 @@ impl Controller {
         Ok(())
     }
 
-    async fn join_all(&self, state: &mut State, id: &Id, networks: Vec<(Id, cnm_types::engine::EndpointSettings)>) -> Result<()> {
+    async fn join_all(
+        &self,
+        state: &mut State,
+        id: &Id,
+        networks: Vec<(Id, cnm_types::engine::EndpointSettings)>,
+    ) -> Result<()> {
         for (network, settings) in networks {
             self.connect_in_state(state, &network, id, settings).await?;
         }
@@ -162,7 +198,12 @@ impl Controller {
 
     /// Removes a half-made sandbox's endpoints and record (create rollback).
     async fn discard_sandbox_record(&self, state: &mut State, id: &Id) {
-        let endpoints: Vec<_> = state.endpoints.values().filter(|e| &e.sandbox == id).cloned().collect();
+        let endpoints: Vec<_> = state
+            .endpoints
+            .values()
+            .filter(|e| &e.sandbox == id)
+            .cloned()
+            .collect();
         for e in endpoints {
             let _ = self.detach_endpoint(state, &e).await;
         }
@@ -187,7 +228,11 @@ impl Controller {
     }
 
     /// Disconnects every endpoint, forgets the record, then removes the namespace and files.
-    pub(crate) async fn remove_sandbox_in_state(&self, state: &mut State, sandbox: &Sandbox) -> Result<()> {
+    pub(crate) async fn remove_sandbox_in_state(
+        &self,
+        state: &mut State,
+        sandbox: &Sandbox,
+    ) -> Result<()> {
         for eid in sandbox.endpoints.iter().rev() {
             if let Some(e) = state.endpoints.get(eid).cloned() {
                 self.detach_endpoint(state, &e).await?;
@@ -217,6 +262,10 @@ impl Controller {
 
     pub async fn sandboxes(&self) -> Vec<SandboxView> {
         let state = self.state.lock().await;
-        state.sandboxes.values().map(|s| SandboxView::build(&state, s)).collect()
+        state
+            .sandboxes
+            .values()
+            .map(|s| SandboxView::build(&state, s))
+            .collect()
     }
 }

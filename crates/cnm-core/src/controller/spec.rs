@@ -44,7 +44,9 @@ pub fn check_name(name: &str) -> Result<()> {
         return Err(Error::invalid("invalid name: name is empty"));
     }
     if PREDEFINED.contains(&name) {
-        return Err(Error::forbidden(format!("operation is not permitted on predefined {name} network ")));
+        return Err(Error::forbidden(format!(
+            "operation is not permitted on predefined {name} network "
+        )));
     }
     if name.len() > MAX_NAME_LEN || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(Error::invalid(format!(
@@ -54,7 +56,11 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn parse_bool_option(options: &mut BTreeMap<String, String>, key: &str, api_value: Option<bool>) -> Result<Option<bool>> {
+fn parse_bool_option(
+    options: &mut BTreeMap<String, String>,
+    key: &str,
+    api_value: Option<bool>,
+) -> Result<Option<bool>> {
     // The API field wins and removes the option (Docker does the same).
     let opt = options.get(key).cloned();
     if api_value.is_some() {
@@ -72,12 +78,21 @@ impl NetworkSpec {
         let name = req.name.unwrap_or_default();
         check_name(&name)?;
         let mut options = req.options.unwrap_or_default();
-        let enable_ipv4 = parse_bool_option(&mut options, l::ENABLE_IPV4, req.enable_ipv4)?.unwrap_or(true);
-        let enable_ipv6 = parse_bool_option(&mut options, l::ENABLE_IPV6, req.enable_ipv6)?.unwrap_or(false);
-        let driver = req.driver.filter(|d| !d.is_empty()).unwrap_or_else(|| "bridge".to_string());
+        let enable_ipv4 =
+            parse_bool_option(&mut options, l::ENABLE_IPV4, req.enable_ipv4)?.unwrap_or(true);
+        let enable_ipv6 =
+            parse_bool_option(&mut options, l::ENABLE_IPV6, req.enable_ipv6)?.unwrap_or(false);
+        let driver = req
+            .driver
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "bridge".to_string());
         let ipam_given = req.ipam.is_some();
         let ipam = req.ipam.unwrap_or_default();
-        let ipam_driver = if ipam.driver.is_empty() { "default".to_string() } else { ipam.driver };
+        let ipam_driver = if ipam.driver.is_empty() {
+            "default".to_string()
+        } else {
+            ipam.driver
+        };
         let configs = ipam.config.unwrap_or_default();
         let ipam_requests = parse_ipam_configs(&configs, enable_ipv6)?;
         let spec = NetworkSpec {
@@ -111,7 +126,9 @@ impl NetworkSpec {
                 ));
             }
             if self.config_from.is_some() {
-                return Err(Error::forbidden("a configuration network cannot depend on another configuration network"));
+                return Err(Error::forbidden(
+                    "a configuration network cannot depend on another configuration network",
+                ));
             }
         }
         if self.config_from.is_some() {
@@ -134,7 +151,9 @@ impl NetworkSpec {
         if let Some(scope) = &self.scope
             && !["local", "global", "swarm"].contains(&scope.as_str())
         {
-            return Err(Error::invalid(format!("invalid scope {scope}: it must be local, global or swarm")));
+            return Err(Error::invalid(format!(
+                "invalid scope {scope}: it must be local, global or swarm"
+            )));
         }
         Ok(())
     }
@@ -145,7 +164,10 @@ fn family(net: &IpNet) -> u8 {
 }
 
 /// Docker's `validateIpamConfig`: every problem is reported, joined under one message.
-pub fn parse_ipam_configs(configs: &[cnm_types::engine::IpamConfig], enable_ipv6: bool) -> Result<Vec<IpamRequest>> {
+pub fn parse_ipam_configs(
+    configs: &[cnm_types::engine::IpamConfig],
+    enable_ipv6: bool,
+) -> Result<Vec<IpamRequest>> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for cfg in configs {
@@ -153,12 +175,19 @@ pub fn parse_ipam_configs(configs: &[cnm_types::engine::IpamConfig], enable_ipv6
         if !cfg.subnet.is_empty() {
             match cfg.subnet.parse::<IpNet>() {
                 Ok(net) if net.trunc() != net => {
-                    errors.push(format!("invalid subnet {}: it should be {}", cfg.subnet, net.trunc()));
+                    errors.push(format!(
+                        "invalid subnet {}: it should be {}",
+                        cfg.subnet,
+                        net.trunc()
+                    ));
                     continue;
                 }
                 Ok(net) => req.subnet = Some(net),
                 Err(_) => {
-                    errors.push(format!("invalid subnet {}: invalid CIDR address: {}", cfg.subnet, cfg.subnet));
+                    errors.push(format!(
+                        "invalid subnet {}: invalid CIDR address: {}",
+                        cfg.subnet, cfg.subnet
+                    ));
                     continue;
                 }
             }
@@ -169,21 +198,31 @@ pub fn parse_ipam_configs(configs: &[cnm_types::engine::IpamConfig], enable_ipv6
         }
         if !cfg.ip_range.is_empty() {
             match cfg.ip_range.parse::<IpNet>() {
-                Err(_) => errors.push(format!("invalid ip-range {}: invalid CIDR address: {}", cfg.ip_range, cfg.ip_range)),
+                Err(_) => errors.push(format!(
+                    "invalid ip-range {}: invalid CIDR address: {}",
+                    cfg.ip_range, cfg.ip_range
+                )),
                 Ok(range) => match req.subnet {
-                    None => errors.push(format!("invalid ip-range {}: parent subnet is missing", cfg.ip_range)),
+                    None => errors.push(format!(
+                        "invalid ip-range {}: parent subnet is missing",
+                        cfg.ip_range
+                    )),
                     Some(subnet) if family(&subnet) != family(&range) => errors.push(format!(
                         "invalid ip-range {}: parent subnet is an IPv{} block",
                         cfg.ip_range,
                         family(&subnet)
                     )),
-                    Some(subnet) if range.prefix_len() < subnet.prefix_len() => errors.push(format!(
-                        "invalid ip-range {}: CIDR block is bigger than its parent subnet {}",
-                        cfg.ip_range, subnet
-                    )),
-                    Some(_) if range.trunc() != range => {
-                        errors.push(format!("invalid ip-range {}: it should be {}", cfg.ip_range, range.trunc()))
+                    Some(subnet) if range.prefix_len() < subnet.prefix_len() => {
+                        errors.push(format!(
+                            "invalid ip-range {}: CIDR block is bigger than its parent subnet {}",
+                            cfg.ip_range, subnet
+                        ))
                     }
+                    Some(_) if range.trunc() != range => errors.push(format!(
+                        "invalid ip-range {}: it should be {}",
+                        cfg.ip_range,
+                        range.trunc()
+                    )),
                     Some(subnet) if !subnet.contains(&range) => errors.push(format!(
                         "invalid ip-range {}: parent subnet {} doesn't contain ip-range",
                         cfg.ip_range, subnet
@@ -194,13 +233,18 @@ pub fn parse_ipam_configs(configs: &[cnm_types::engine::IpamConfig], enable_ipv6
         }
         if !cfg.gateway.is_empty() {
             match cfg.gateway.parse::<IpAddr>() {
-                Err(_) => errors.push(format!("invalid gateway {}: invalid IP address", cfg.gateway)),
+                Err(_) => errors.push(format!(
+                    "invalid gateway {}: invalid IP address",
+                    cfg.gateway
+                )),
                 Ok(gw) => match req.subnet {
-                    Some(subnet) if matches!(subnet, IpNet::V4(_)) != gw.is_ipv4() => errors.push(format!(
-                        "invalid gateway {}: parent subnet is an IPv{} block",
-                        cfg.gateway,
-                        family(&subnet)
-                    )),
+                    Some(subnet) if matches!(subnet, IpNet::V4(_)) != gw.is_ipv4() => {
+                        errors.push(format!(
+                            "invalid gateway {}: parent subnet is an IPv{} block",
+                            cfg.gateway,
+                            family(&subnet)
+                        ))
+                    }
                     Some(subnet) if !subnet.contains(&gw) => errors.push(format!(
                         "invalid gateway {}: parent subnet {} doesn't contain this address",
                         cfg.gateway, subnet
@@ -229,7 +273,10 @@ pub fn parse_ipam_configs(configs: &[cnm_types::engine::IpamConfig], enable_ipv6
         out.push(req);
     }
     if !errors.is_empty() {
-        return Err(Error::invalid(format!("invalid network config:\n{}", errors.join("\n"))));
+        return Err(Error::invalid(format!(
+            "invalid network config:\n{}",
+            errors.join("\n")
+        )));
     }
     Ok(out)
 }
@@ -240,23 +287,42 @@ mod tests {
     use cnm_types::engine::{Ipam, IpamConfig};
 
     fn req(name: &str) -> NetworkCreateRequest {
-        NetworkCreateRequest { name: Some(name.into()), ..Default::default() }
+        NetworkCreateRequest {
+            name: Some(name.into()),
+            ..Default::default()
+        }
     }
 
     fn with_config(cfg: IpamConfig) -> NetworkCreateRequest {
         NetworkCreateRequest {
-            ipam: Some(Ipam { driver: "default".into(), options: Some(BTreeMap::new()), config: Some(vec![cfg]) }),
+            ipam: Some(Ipam {
+                driver: "default".into(),
+                options: Some(BTreeMap::new()),
+                config: Some(vec![cfg]),
+            }),
             ..req("n")
         }
     }
 
     #[test]
     fn names() {
-        assert_eq!(NetworkSpec::from_request(req("")).unwrap_err().message, "invalid name: name is empty");
+        assert_eq!(
+            NetworkSpec::from_request(req("")).unwrap_err().message,
+            "invalid name: name is empty"
+        );
         let e = NetworkSpec::from_request(req("bridge")).unwrap_err();
-        assert_eq!((e.kind.http_status(), e.message.as_str()), (403, "operation is not permitted on predefined bridge network "));
+        assert_eq!(
+            (e.kind.http_status(), e.message.as_str()),
+            (
+                403,
+                "operation is not permitted on predefined bridge network "
+            )
+        );
         assert!(NetworkSpec::from_request(req(&"a".repeat(300))).is_err());
-        assert_eq!(NetworkSpec::from_request(req("n1")).unwrap().driver, "bridge");
+        assert_eq!(
+            NetworkSpec::from_request(req("n1")).unwrap().driver,
+            "bridge"
+        );
     }
 
     #[test]
@@ -272,20 +338,39 @@ mod tests {
             e.message,
             "invalid network config:\ninvalid ip-range 10.1.0.0/25: parent subnet 10.0.0.0/24 doesn't contain ip-range\ninvalid gateway 10.2.0.1: parent subnet 10.0.0.0/24 doesn't contain this address"
         );
-        let e = NetworkSpec::from_request(with_config(IpamConfig { subnet: "10.0.0.1/24".into(), ..Default::default() })).unwrap_err();
-        assert_eq!(e.message, "invalid network config:\ninvalid subnet 10.0.0.1/24: it should be 10.0.0.0/24");
+        let e = NetworkSpec::from_request(with_config(IpamConfig {
+            subnet: "10.0.0.1/24".into(),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid network config:\ninvalid subnet 10.0.0.1/24: it should be 10.0.0.0/24"
+        );
     }
 
     #[test]
     fn ipv6_configs_are_ignored_without_ipv6() {
-        let s = NetworkSpec::from_request(with_config(IpamConfig { subnet: "fd00::/64".into(), ..Default::default() })).unwrap();
+        let s = NetworkSpec::from_request(with_config(IpamConfig {
+            subnet: "fd00::/64".into(),
+            ..Default::default()
+        }))
+        .unwrap();
         assert!(s.ipam_requests.is_empty());
     }
 
     #[test]
     fn config_from_forbids_own_config() {
-        let mut r = with_config(IpamConfig { subnet: "10.0.0.0/24".into(), ..Default::default() });
-        r.config_from = Some(cnm_types::engine::ConfigReference { network: "c".into() });
-        assert_eq!(NetworkSpec::from_request(r).unwrap_err().kind.http_status(), 403);
+        let mut r = with_config(IpamConfig {
+            subnet: "10.0.0.0/24".into(),
+            ..Default::default()
+        });
+        r.config_from = Some(cnm_types::engine::ConfigReference {
+            network: "c".into(),
+        });
+        assert_eq!(
+            NetworkSpec::from_request(r).unwrap_err().kind.http_status(),
+            403
+        );
     }
 }

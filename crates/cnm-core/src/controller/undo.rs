@@ -10,10 +10,20 @@ use super::State;
 use crate::model::{Endpoint, Network};
 
 pub(crate) enum Step {
-    ReleasePool { ipam: String, pool: String },
-    ReleaseAddress { ipam: String, pool: String, addr: IpAddr },
+    ReleasePool {
+        ipam: String,
+        pool: String,
+    },
+    ReleaseAddress {
+        ipam: String,
+        pool: String,
+        addr: IpAddr,
+    },
     DeleteNetwork(Box<Network>),
-    Detach { network: Box<Network>, endpoint: Box<Endpoint> },
+    Detach {
+        network: Box<Network>,
+        endpoint: Box<Endpoint>,
+    },
     RemoveNetns(PathBuf),
     RemoveDir(PathBuf),
     ForgetSandbox(Id),
@@ -51,13 +61,21 @@ impl Undo {
                     Some(driver) => driver.delete_network(&network).await,
                     None => Ok(()),
                 },
-                Step::Detach { network, endpoint } => match state.drivers.get_mut(&network.driver) {
-                    Some(driver) => driver.detach(&network, &endpoint).await,
-                    None => Ok(()),
-                },
+                Step::Detach { network, endpoint } => {
+                    match state.drivers.get_mut(&network.driver) {
+                        Some(driver) => driver.detach(&network, &endpoint).await,
+                        None => Ok(()),
+                    }
+                }
                 Step::RemoveNetns(path) => crate::osl::netns::remove(&path).map_err(Into::into),
                 Step::RemoveDir(path) => std::fs::remove_dir_all(&path)
-                    .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                    .or_else(|e| {
+                        if e.kind() == std::io::ErrorKind::NotFound {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    })
                     .map_err(|e| crate::Error::internal(format!("remove {}: {e}", path.display()))),
                 Step::ForgetSandbox(id) => {
                     state.remove_sandbox(&id);

@@ -41,15 +41,25 @@ pub struct SandboxView {
 
 impl NetworkView {
     pub(crate) fn build(state: &State, network: &Network) -> Self {
-        let endpoints = state.endpoints_of(&network.id).into_iter().cloned().collect();
+        let endpoints = state
+            .endpoints_of(&network.id)
+            .into_iter()
+            .cloned()
+            .collect();
         let status = network
             .all_ipam()
             .filter_map(|i| {
                 let driver = state.ipams.get(&network.ipam_driver)?;
-                driver.pool_status(&i.pool_id).map(|s| (i.pool.to_string(), s.ips_in_use, s.dynamic_ips_available))
+                driver
+                    .pool_status(&i.pool_id)
+                    .map(|s| (i.pool.to_string(), s.ips_in_use, s.dynamic_ips_available))
             })
             .collect();
-        NetworkView { network: network.clone(), endpoints, status }
+        NetworkView {
+            network: network.clone(),
+            endpoints,
+            status,
+        }
     }
 
     /// The network as `GET /networks/{id}` shows it; list items leave out `Containers`.
@@ -57,7 +67,11 @@ impl NetworkView {
     /// not fill in the gateway of a subnet the user configured.
     pub fn to_engine(&self, with_containers: bool, legacy: bool) -> engine::Network {
         let endpoints: Vec<&Endpoint> = self.endpoints.iter().collect();
-        network_to_engine(&self.network, with_containers.then_some(endpoints.as_slice()), legacy)
+        network_to_engine(
+            &self.network,
+            with_containers.then_some(endpoints.as_slice()),
+            legacy,
+        )
     }
 }
 
@@ -65,45 +79,58 @@ impl NetworkView {
 pub(crate) fn list_item_json(n: &Network) -> (Vec<u8>, Vec<u8>) {
     let modern = network_to_engine(n, None, false);
     let legacy = engine::LegacyNetwork::from(network_to_engine(n, None, true));
-    (serde_json::to_vec(&modern).expect("serializable"), serde_json::to_vec(&legacy).expect("serializable"))
+    (
+        serde_json::to_vec(&modern).expect("serializable"),
+        serde_json::to_vec(&legacy).expect("serializable"),
+    )
 }
 
 /// A network in the Engine API's shape; `containers` is `None` for list items.
-pub fn network_to_engine(n: &Network, containers: Option<&[&Endpoint]>, legacy: bool) -> engine::Network {
-        let containers = containers.map(|endpoints| {
-            endpoints
-                .iter()
-                .map(|e| {
-                    let resource = EndpointResource {
-                        name: e.name.clone(),
-                        endpoint_id: e.id.to_string(),
-                        mac_address: e.mac.map(|m| m.to_string()).unwrap_or_default(),
-                        ipv4_address: e.addr_v4.map(|a| a.to_string()).unwrap_or_default(),
-                        ipv6_address: e.addr_v6.map(|a| a.to_string()).unwrap_or_default(),
-                    };
-                    (e.sandbox.to_string(), resource)
-                })
-                .collect::<BTreeMap<_, _>>()
-        });
-        engine::Network {
-            name: n.name.clone(),
-            id: n.id.to_string(),
-            created: n.created.clone(),
-            scope: n.scope.clone(),
-            driver: n.driver.clone(),
-            enable_ipv4: n.enable_ipv4,
-            enable_ipv6: n.enable_ipv6,
-            ipam: engine::Ipam { driver: n.ipam_driver.clone(), options: n.ipam_options.clone(), config: ipam_config(n, legacy) },
-            internal: n.internal,
-            attachable: n.attachable,
-            ingress: n.ingress,
-            config_from: engine::ConfigReference { network: n.config_from.clone().unwrap_or_default() },
-            config_only: n.config_only,
-            options: n.options.clone(),
-            labels: n.labels.clone(),
-            containers,
-            status: None,
-        }
+pub fn network_to_engine(
+    n: &Network,
+    containers: Option<&[&Endpoint]>,
+    legacy: bool,
+) -> engine::Network {
+    let containers = containers.map(|endpoints| {
+        endpoints
+            .iter()
+            .map(|e| {
+                let resource = EndpointResource {
+                    name: e.name.clone(),
+                    endpoint_id: e.id.to_string(),
+                    mac_address: e.mac.map(|m| m.to_string()).unwrap_or_default(),
+                    ipv4_address: e.addr_v4.map(|a| a.to_string()).unwrap_or_default(),
+                    ipv6_address: e.addr_v6.map(|a| a.to_string()).unwrap_or_default(),
+                };
+                (e.sandbox.to_string(), resource)
+            })
+            .collect::<BTreeMap<_, _>>()
+    });
+    engine::Network {
+        name: n.name.clone(),
+        id: n.id.to_string(),
+        created: n.created.clone(),
+        scope: n.scope.clone(),
+        driver: n.driver.clone(),
+        enable_ipv4: n.enable_ipv4,
+        enable_ipv6: n.enable_ipv6,
+        ipam: engine::Ipam {
+            driver: n.ipam_driver.clone(),
+            options: n.ipam_options.clone(),
+            config: ipam_config(n, legacy),
+        },
+        internal: n.internal,
+        attachable: n.attachable,
+        ingress: n.ingress,
+        config_from: engine::ConfigReference {
+            network: n.config_from.clone().unwrap_or_default(),
+        },
+        config_only: n.config_only,
+        options: n.options.clone(),
+        labels: n.labels.clone(),
+        containers,
+        status: None,
+    }
 }
 
 /// `IPAM.Config`: the user's entries with the allocated subnet and gateway filled in, or the
@@ -115,7 +142,11 @@ fn ipam_config(n: &Network, legacy: bool) -> Option<Vec<engine::IpamConfig>> {
     if n.driver == "host" || n.driver == "null" {
         return None;
     }
-    Some(n.all_ipam().map(|info| allocated_config(n, info, legacy)).collect())
+    Some(
+        n.all_ipam()
+            .map(|info| allocated_config(n, info, legacy))
+            .collect(),
+    )
 }
 
 fn request_config(r: &crate::model::IpamRequest) -> engine::IpamConfig {
@@ -123,7 +154,11 @@ fn request_config(r: &crate::model::IpamRequest) -> engine::IpamConfig {
         subnet: r.subnet.map(|s| s.to_string()).unwrap_or_default(),
         ip_range: r.ip_range.map(|s| s.to_string()).unwrap_or_default(),
         gateway: r.gateway.map(|s| s.to_string()).unwrap_or_default(),
-        auxiliary_addresses: r.aux_addresses.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+        auxiliary_addresses: r
+            .aux_addresses
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -153,10 +188,17 @@ impl SandboxView {
             .filter_map(|id| state.endpoints.get(id))
             .map(|e| EndpointView {
                 endpoint: e.clone(),
-                network_name: state.networks.get(&e.network).map(|n| n.name.clone()).unwrap_or_default(),
+                network_name: state
+                    .networks
+                    .get(&e.network)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
             })
             .collect();
-        SandboxView { sandbox: sandbox.clone(), endpoints }
+        SandboxView {
+            sandbox: sandbox.clone(),
+            endpoints,
+        }
     }
 
     /// Published ports of the sandbox, from whichever endpoint publishes them.
@@ -185,17 +227,22 @@ impl SandboxView {
             external: s.external,
             resolv_conf_path: s.resolv_conf.display().to_string(),
             hosts_path: s.hosts.display().to_string(),
-            network_settings: wire::NetworkSettings { sandbox_key: s.netns.display().to_string(), ports: self.ports(), networks },
+            network_settings: wire::NetworkSettings {
+                sandbox_key: s.netns.display().to_string(),
+                ports: self.ports(),
+                networks,
+            },
         }
     }
 }
 
 fn endpoint_settings(e: &Endpoint) -> EndpointSettings {
-    let ipam_config = (e.static_v4.is_some() || e.static_v6.is_some()).then(|| engine::EndpointIpamConfig {
-        ipv4_address: e.static_v4.map(|a| a.to_string()).unwrap_or_default(),
-        ipv6_address: e.static_v6.map(|a| a.to_string()).unwrap_or_default(),
-        link_local_ips: Vec::new(),
-    });
+    let ipam_config =
+        (e.static_v4.is_some() || e.static_v6.is_some()).then(|| engine::EndpointIpamConfig {
+            ipv4_address: e.static_v4.map(|a| a.to_string()).unwrap_or_default(),
+            ipv6_address: e.static_v6.map(|a| a.to_string()).unwrap_or_default(),
+            link_local_ips: Vec::new(),
+        });
     EndpointSettings {
         ipam_config,
         links: e.links.clone(),

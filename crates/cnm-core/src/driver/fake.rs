@@ -30,9 +30,17 @@ impl FakeDriver {
         Ok(())
     }
 
-    pub fn attach(&mut self, network: &Network, _endpoint: &Endpoint, _sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
+    pub fn attach(
+        &mut self,
+        network: &Network,
+        _endpoint: &Endpoint,
+        _sandbox: &SandboxLink<'_>,
+    ) -> Result<JoinInfo> {
         Ok(JoinInfo {
-            gateway_v4: network.subnet_v4().and_then(|i| i.gateway).map(|g| g.addr()),
+            gateway_v4: network
+                .subnet_v4()
+                .and_then(|i| i.gateway)
+                .map(|g| g.addr()),
             gateway_v6: None,
             host_ifname: Some("fake0".into()),
         })

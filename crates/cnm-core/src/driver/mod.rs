@@ -80,15 +80,28 @@ impl Driver {
 
     pub fn capability(&self) -> Capability {
         match self {
-            Driver::Macvlan(_) | Driver::Ipvlan(_) => Capability { data_scope: "local", connectivity_scope: "global" },
+            Driver::Macvlan(_) | Driver::Ipvlan(_) => Capability {
+                data_scope: "local",
+                connectivity_scope: "global",
+            },
             Driver::Remote(r) => r.capability(),
-            _ => Capability { data_scope: "local", connectivity_scope: "local" },
+            _ => Capability {
+                data_scope: "local",
+                connectivity_scope: "local",
+            },
         }
     }
 
     /// Null and host networks get no IPAM allocation (Docker's "special drivers").
     pub fn allocates_addresses(&self) -> bool {
-        matches!(self, Driver::Bridge(_) | Driver::Fake(_) | Driver::Macvlan(_) | Driver::Ipvlan(_) | Driver::Remote(_))
+        matches!(
+            self,
+            Driver::Bridge(_)
+                | Driver::Fake(_)
+                | Driver::Macvlan(_)
+                | Driver::Ipvlan(_)
+                | Driver::Remote(_)
+        )
     }
 
     /// Whether the driver needs real subnets (the null IPAM driver's `0.0.0.0/0` is refused).
@@ -164,7 +177,12 @@ impl Driver {
     }
 
     /// Creates and configures the endpoint's interface inside the sandbox.
-    pub async fn attach(&mut self, network: &Network, endpoint: &Endpoint, sandbox: &SandboxLink<'_>) -> Result<JoinInfo> {
+    pub async fn attach(
+        &mut self,
+        network: &Network,
+        endpoint: &Endpoint,
+        sandbox: &SandboxLink<'_>,
+    ) -> Result<JoinInfo> {
         match self {
             Driver::Bridge(b) => b.attach(network, endpoint, sandbox).await,
             Driver::Macvlan(d) | Driver::Ipvlan(d) => d.attach(network, endpoint, sandbox).await,
@@ -209,7 +227,10 @@ impl Driver {
     /// Re-takes stored bindings after a restart, without changing the kernel.
     pub async fn restore_ports(&mut self, network: &Network, endpoint: &Endpoint) -> Result<()> {
         match self {
-            Driver::Bridge(b) if !endpoint.ports.is_empty() => b.restore_ports(network, endpoint, &endpoint.ports).await.map(|_| ()),
+            Driver::Bridge(b) if !endpoint.ports.is_empty() => b
+                .restore_ports(network, endpoint, &endpoint.ports)
+                .await
+                .map(|_| ()),
             _ => Ok(()),
         }
     }
@@ -234,7 +255,10 @@ impl Driver {
 
     /// What a plugin assigned to an endpoint's interface in the last `attach` (addresses and
     /// MAC from `CreateEndpoint`, the name from `Join`), for the controller's record.
-    pub fn take_assigned_interface(&mut self, endpoint: &cnm_types::Id) -> Option<remote::AssignedInterface> {
+    pub fn take_assigned_interface(
+        &mut self,
+        endpoint: &cnm_types::Id,
+    ) -> Option<remote::AssignedInterface> {
         match self {
             Driver::Remote(r) => r.take_assigned(endpoint),
             _ => None,
@@ -242,7 +266,11 @@ impl Driver {
     }
 
     /// Operational data of an endpoint (`EndpointOperInfo`); built-ins have none to add.
-    pub async fn endpoint_oper_info(&self, network: &Network, endpoint: &Endpoint) -> Result<cnm_types::plugin::Options> {
+    pub async fn endpoint_oper_info(
+        &self,
+        network: &Network,
+        endpoint: &Endpoint,
+    ) -> Result<cnm_types::plugin::Options> {
         match self {
             Driver::Remote(r) => r.endpoint_oper_info(network, endpoint).await,
             _ => Ok(cnm_types::plugin::Options::new()),

@@ -29,7 +29,10 @@ pub struct IpamCapabilities {
 impl IpamDriver {
     pub fn capabilities(&self) -> IpamCapabilities {
         match self {
-            IpamDriver::Default(_) => IpamCapabilities { requires_mac_address: false, requires_request_replay: true },
+            IpamDriver::Default(_) => IpamCapabilities {
+                requires_mac_address: false,
+                requires_request_replay: true,
+            },
             IpamDriver::Null(_) => IpamCapabilities::default(),
             IpamDriver::Remote(r) => r.capabilities(),
         }
@@ -115,7 +118,9 @@ impl Ipams {
 
     /// The driver, or Docker's 404 for an unknown plugin.
     pub fn get_mut(&mut self, name: &str) -> Result<&mut IpamDriver> {
-        self.drivers.get_mut(name).ok_or_else(|| Error::not_found(format!("plugin \"{name}\" not found")))
+        self.drivers
+            .get_mut(name)
+            .ok_or_else(|| Error::not_found(format!("plugin \"{name}\" not found")))
     }
 
     pub fn insert(&mut self, name: &str, driver: IpamDriver) {

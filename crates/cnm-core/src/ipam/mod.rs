@@ -112,8 +112,13 @@ impl HasKind for IpamError {
         use IpamError::*;
         match self {
             InvalidAddressSpace => ErrorKind::Internal,
-            UnknownAddressSpace(_) | InvalidPool | InvalidSubPool | IncompatibleSubPool
-            | PoolsExhausted | OutOfRange | Null(_) => ErrorKind::InvalidParameter,
+            UnknownAddressSpace(_)
+            | InvalidPool
+            | InvalidSubPool
+            | IncompatibleSubPool
+            | PoolsExhausted
+            | OutOfRange
+            | Null(_) => ErrorKind::InvalidParameter,
             PoolOverlap | AddressInUse => ErrorKind::Forbidden,
             NoAvailableAddresses => ErrorKind::Unavailable,
             UnknownPool(_) => ErrorKind::NotFound,

@@ -15,7 +15,8 @@ pub const BRIDGE_HOST_BINDING_IPV4: &str = "com.docker.network.bridge.host_bindi
 pub const BRIDGE_INHIBIT_IPV4: &str = "com.docker.network.bridge.inhibit_ipv4";
 pub const BRIDGE_GATEWAY_MODE_IPV4: &str = "com.docker.network.bridge.gateway_mode_ipv4";
 pub const BRIDGE_GATEWAY_MODE_IPV6: &str = "com.docker.network.bridge.gateway_mode_ipv6";
-pub const BRIDGE_TRUSTED_HOST_INTERFACES: &str = "com.docker.network.bridge.trusted_host_interfaces";
+pub const BRIDGE_TRUSTED_HOST_INTERFACES: &str =
+    "com.docker.network.bridge.trusted_host_interfaces";
 pub const BRIDGE_DEFAULT_BRIDGE: &str = "com.docker.network.bridge.default_bridge";
 
 pub const ENDPOINT_IFNAME: &str = "com.docker.network.endpoint.ifname";

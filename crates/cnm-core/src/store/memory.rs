@@ -28,6 +28,10 @@ impl KvStore for MemoryStore {
 
     fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let tables = self.tables.lock().expect("memory store lock");
-        Ok(tables.iter().filter(|((k, _), _)| *k == kind).map(|((_, key), v)| (key.clone(), v.clone())).collect())
+        Ok(tables
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, key), v)| (key.clone(), v.clone()))
+            .collect())
     }
 }

@@ -40,8 +40,15 @@ impl Kind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    Put { kind: Kind, key: String, value: Vec<u8> },
-    Delete { kind: Kind, key: String },
+    Put {
+        kind: Kind,
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        kind: Kind,
+        key: String,
+    },
 }
 
 /// The writes of one operation.
@@ -51,14 +58,26 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn put<T: Serialize>(&mut self, kind: Kind, key: impl Into<String>, value: &T) -> &mut Self {
+    pub fn put<T: Serialize>(
+        &mut self,
+        kind: Kind,
+        key: impl Into<String>,
+        value: &T,
+    ) -> &mut Self {
         let value = serde_json::to_vec(value).expect("records serialize");
-        self.ops.push(Op::Put { kind, key: key.into(), value });
+        self.ops.push(Op::Put {
+            kind,
+            key: key.into(),
+            value,
+        });
         self
     }
 
     pub fn delete(&mut self, kind: Kind, key: impl Into<String>) -> &mut Self {
-        self.ops.push(Op::Delete { kind, key: key.into() });
+        self.ops.push(Op::Delete {
+            kind,
+            key: key.into(),
+        });
         self
     }
 
@@ -74,7 +93,11 @@ pub enum StoreError {
     #[error("store: {0}")]
     Backend(String),
     #[error("store: corrupt {kind:?} record {key}: {reason}")]
-    Corrupt { kind: Kind, key: String, reason: String },
+    Corrupt {
+        kind: Kind,
+        key: String,
+        reason: String,
+    },
 }
 
 impl HasKind for StoreError {
@@ -97,12 +120,19 @@ pub trait KvStore: Send + Sync {
 }
 
 /// Reads and decodes every record of a kind.
-pub fn load_all<T: DeserializeOwned>(store: &dyn KvStore, kind: Kind) -> Result<Vec<T>, StoreError> {
+pub fn load_all<T: DeserializeOwned>(
+    store: &dyn KvStore,
+    kind: Kind,
+) -> Result<Vec<T>, StoreError> {
     store
         .list(kind)?
         .into_iter()
         .map(|(key, value)| {
-            serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt { kind, key, reason: e.to_string() })
+            serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                kind,
+                key,
+                reason: e.to_string(),
+            })
         })
         .collect()
 }

@@ -21,10 +21,13 @@ pub struct RedbStore {
 impl RedbStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.display().to_string() },
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.display().to_string(),
+            },
             other => StoreError::Backend(format!("open {}: {other}", path.display())),
         })?;
         // Create every table once so reads never meet a missing table.
@@ -85,14 +88,18 @@ mod tests {
         {
             let store = RedbStore::open(&path).unwrap();
             let mut b = Batch::default();
-            b.put(Kind::Network, "a", &"one").put(Kind::Endpoint, "e", &"two");
+            b.put(Kind::Network, "a", &"one")
+                .put(Kind::Endpoint, "e", &"two");
             store.commit(&b).unwrap();
             let mut b = Batch::default();
             b.delete(Kind::Endpoint, "e");
             store.commit(&b).unwrap();
         }
         let store = RedbStore::open(&path).unwrap();
-        assert_eq!(store.list(Kind::Network).unwrap(), vec![("a".to_string(), b"\"one\"".to_vec())]);
+        assert_eq!(
+            store.list(Kind::Network).unwrap(),
+            vec![("a".to_string(), b"\"one\"".to_vec())]
+        );
         assert!(store.list(Kind::Endpoint).unwrap().is_empty());
     }
 
@@ -101,7 +108,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cnm.redb");
         let _first = RedbStore::open(&path).unwrap();
-        assert!(matches!(RedbStore::open(&path), Err(StoreError::Locked { .. })));
+        assert!(matches!(
+            RedbStore::open(&path),
+            Err(StoreError::Locked { .. })
+        ));
     }
 }
 
@@ -117,7 +127,8 @@ mod latency {
         let mut times = Vec::new();
         for i in 0..50 {
             let mut b = Batch::default();
-            b.put(Kind::Endpoint, format!("e{i}"), &"x".repeat(600)).put(Kind::Sandbox, format!("s{i}"), &"y".repeat(400));
+            b.put(Kind::Endpoint, format!("e{i}"), &"x".repeat(600))
+                .put(Kind::Sandbox, format!("s{i}"), &"y".repeat(400));
             let start = std::time::Instant::now();
             store.commit(&b).unwrap();
             times.push(start.elapsed());

@@ -22,8 +22,8 @@ pub fn run(api: &mut ApiClient, io: &mut Io<'_>, args: DoctorArgs) -> Result<(),
     } else {
         api.call(Method::GET, "/doctor", &[], None)?
     };
-    let report: DoctorReport =
-        serde_json::from_slice(&resp.body).map_err(|e| CliError::new(1, format!("invalid answer from the daemon: {e}")))?;
+    let report: DoctorReport = serde_json::from_slice(&resp.body)
+        .map_err(|e| CliError::new(1, format!("invalid answer from the daemon: {e}")))?;
     if report.findings.is_empty() {
         io.print("no drift: the kernel matches cnm's records\n");
         return Ok(());
@@ -32,5 +32,9 @@ pub fn run(api: &mut ApiClient, io: &mut Io<'_>, args: DoctorArgs) -> Result<(),
         let fixed = if f.fixed { " [fixed]" } else { "" };
         io.print(&format!("{} {}: {}{fixed}\n", f.kind, f.object, f.problem));
     }
-    if report.findings.iter().all(|f| f.fixed) { Ok(()) } else { Err(CliError::new(1, "")) }
+    if report.findings.iter().all(|f| f.fixed) {
+        Ok(())
+    } else {
+        Err(CliError::new(1, ""))
+    }
 }

@@ -70,7 +70,8 @@ pub struct DaemonArgs {
 }
 
 fn parse_cidr(flag: &str, text: &str) -> anyhow::Result<IpNet> {
-    text.parse::<IpNet>().with_context(|| format!("parse {flag} failed: invalid CIDR address: {text}"))
+    text.parse::<IpNet>()
+        .with_context(|| format!("parse {flag} failed: invalid CIDR address: {text}"))
 }
 
 /// A stable host id for the IPv6 ULA pool, kept in the data root.
@@ -79,7 +80,8 @@ fn host_id(data_root: &std::path::Path) -> anyhow::Result<String> {
     if let Ok(id) = std::fs::read_to_string(&path) {
         return Ok(id.trim().to_string());
     }
-    std::fs::create_dir_all(data_root).with_context(|| format!("create {}", data_root.display()))?;
+    std::fs::create_dir_all(data_root)
+        .with_context(|| format!("create {}", data_root.display()))?;
     let id = cnm_types::Id::random().to_string();
     std::fs::write(&path, &id).with_context(|| format!("write {}", path.display()))?;
     Ok(id)
@@ -87,27 +89,46 @@ fn host_id(data_root: &std::path::Path) -> anyhow::Result<String> {
 
 impl DaemonArgs {
     pub fn controller_config(&self) -> anyhow::Result<Config> {
-        let bip = self.bip.as_deref().map(|b| parse_cidr("bip", b)).transpose()?;
-        let fixed_cidr = self.fixed_cidr.as_deref().map(|f| parse_cidr("fixed-cidr", f)).transpose()?;
+        let bip = self
+            .bip
+            .as_deref()
+            .map(|b| parse_cidr("bip", b))
+            .transpose()?;
+        let fixed_cidr = self
+            .fixed_cidr
+            .as_deref()
+            .map(|f| parse_cidr("fixed-cidr", f))
+            .transpose()?;
         if let (Some(bip), Some(fixed)) = (bip, fixed_cidr)
             && !bip.trunc().contains(&fixed)
         {
-            bail!("fixed-cidr {fixed} is outside the bip subnet {}", bip.trunc());
+            bail!(
+                "fixed-cidr {fixed} is outside the bip subnet {}",
+                bip.trunc()
+            );
         }
         let mut bases = Vec::new();
         for entry in &self.default_address_pools {
-            bases.push(entry.parse::<PoolBase>().map_err(|e| anyhow::anyhow!("invalid --default-address-pool {entry}: {e}"))?);
+            bases.push(
+                entry
+                    .parse::<PoolBase>()
+                    .map_err(|e| anyhow::anyhow!("invalid --default-address-pool {entry}: {e}"))?,
+            );
         }
         let id = host_id(&self.data_root)?;
         let pools = if bases.is_empty() {
             PredefinedPools::docker_defaults(&id)
         } else {
-            PredefinedPools::with_default_address_pools(&bases, &id).map_err(|e| anyhow::anyhow!("{e}"))?
+            PredefinedPools::with_default_address_pools(&bases, &id)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
         };
         let dns = self
             .dns
             .iter()
-            .map(|d| d.parse::<IpAddr>().with_context(|| format!("invalid --dns {d}")))
+            .map(|d| {
+                d.parse::<IpAddr>()
+                    .with_context(|| format!("invalid --dns {d}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Config {
             data_root: self.data_root.clone(),
@@ -131,7 +152,10 @@ impl DaemonArgs {
     /// `/usr/lib/docker/plugins` (unless the spec dir was moved elsewhere).
     fn plugin_settings(&self) -> anyhow::Result<PluginSettings> {
         if !(self.plugin_timeout.is_finite() && self.plugin_timeout > 0.0) {
-            bail!("invalid --plugin-timeout {}: expected a positive number of seconds", self.plugin_timeout);
+            bail!(
+                "invalid --plugin-timeout {}: expected a positive number of seconds",
+                self.plugin_timeout
+            );
         }
         let mut spec_dirs = vec![self.plugin_spec_dir.clone()];
         if self.plugin_spec_dir == std::path::Path::new("/etc/docker/plugins") {
@@ -150,12 +174,21 @@ impl DaemonArgs {
 }
 
 pub fn build_drivers(args: &DaemonArgs) -> anyhow::Result<Drivers> {
-    let host = cnm_core::osl::Netlink::current().context("opening netlink for the bridge driver")?;
-    let bridge = BridgeDriver::new(BridgeSettings { ip_forward: args.ip_forward }, host.clone());
+    let host =
+        cnm_core::osl::Netlink::current().context("opening netlink for the bridge driver")?;
+    let bridge = BridgeDriver::new(
+        BridgeSettings {
+            ip_forward: args.ip_forward,
+        },
+        host.clone(),
+    );
     // One registry of parent links for both drivers, so neither deletes a parent the other uses.
     let parents = ParentUsers::default();
-    let sublink = SublinkSettings { netns_dir: args.exec_root.join("netns") };
-    let sublink_driver = |flavor| SublinkDriver::new(flavor, sublink.clone(), host.clone(), parents.clone());
+    let sublink = SublinkSettings {
+        netns_dir: args.exec_root.join("netns"),
+    };
+    let sublink_driver =
+        |flavor| SublinkDriver::new(flavor, sublink.clone(), host.clone(), parents.clone());
     Ok(Drivers {
         bridge: Driver::Bridge(bridge),
         host: Driver::Host,

@@ -10,7 +10,12 @@ use super::TestHost;
 use super::process;
 
 /// One API call: `(status, body)`; status 0 when the daemon did not answer.
-pub fn api_at(socket: &std::path::Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+pub fn api_at(
+    socket: &std::path::Path,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
         .arg(socket)
@@ -41,7 +46,11 @@ pub fn ip_json(netns: Option<&str>, args: &[&str]) -> Vec<Value> {
     cmd.extend_from_slice(args);
     let out = match netns {
         Some(ns) => nsenter(ns, &cmd),
-        None => process::run(Command::new("ip").arg("-j").args(args), None, Duration::from_secs(30)),
+        None => process::run(
+            Command::new("ip").arg("-j").args(args),
+            None,
+            Duration::from_secs(30),
+        ),
     };
     serde_json::from_slice(&out.stdout).unwrap_or_default()
 }

@@ -21,7 +21,10 @@ pub fn check(host: &TestHost, label: &str) {
         ids.insert(sb["Id"].as_str().unwrap().to_string());
         let key = sb["NetworkSettings"]["SandboxKey"].as_str().unwrap();
         let addrs = ip_json(Some(key), &["addr", "show"]);
-        assert!(!addrs.is_empty(), "{label}: invariant 'sandbox namespace exists' broken for {name}");
+        assert!(
+            !addrs.is_empty(),
+            "{label}: invariant 'sandbox namespace exists' broken for {name}"
+        );
         let in_kernel: BTreeSet<String> = addrs
             .iter()
             .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
@@ -35,7 +38,10 @@ pub fn check(host: &TestHost, label: &str) {
             .filter(|a| !a.is_empty())
             .map(String::from)
             .collect();
-        assert_eq!(in_kernel, in_api, "{label}: invariant 'endpoint addresses are in the kernel' broken for {name}");
+        assert_eq!(
+            in_kernel, in_api,
+            "{label}: invariant 'endpoint addresses are in the kernel' broken for {name}"
+        );
         for (net, ep) in networks {
             let ip = ep["IPAddress"].as_str().unwrap_or_default().to_string();
             if ip.is_empty() {
@@ -49,16 +55,33 @@ pub fn check(host: &TestHost, label: &str) {
         }
     }
     let veths = ip_json(None, &["link", "show", "type", "veth"]);
-    assert_eq!(veths.len(), expected_veths, "{label}: invariant 'one host veth per endpoint' broken: {veths:?}");
-    assert!(veths.iter().all(|v| v["master"].is_string()), "{label}: invariant 'veths sit on bridges' broken");
+    assert_eq!(
+        veths.len(),
+        expected_veths,
+        "{label}: invariant 'one host veth per endpoint' broken: {veths:?}"
+    );
+    assert!(
+        veths.iter().all(|v| v["master"].is_string()),
+        "{label}: invariant 'veths sit on bridges' broken"
+    );
     let files: BTreeSet<String> = std::fs::read_dir(host.exec_root().join("netns"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(files, ids, "{label}: invariant 'one namespace file per sandbox' broken");
+    assert_eq!(
+        files, ids,
+        "{label}: invariant 'one namespace file per sandbox' broken"
+    );
     let (_, body) = api(host, "GET", "/networks", None);
     let networks: Vec<Value> = serde_json::from_str(&body).unwrap();
-    let bridge_networks = networks.iter().filter(|n| n["Driver"] == "bridge" && !n["ConfigOnly"].as_bool().unwrap_or(false)).count();
+    let bridge_networks = networks
+        .iter()
+        .filter(|n| n["Driver"] == "bridge" && !n["ConfigOnly"].as_bool().unwrap_or(false))
+        .count();
     let bridges = ip_json(None, &["link", "show", "type", "bridge"]);
-    assert_eq!(bridges.len(), bridge_networks, "{label}: invariant 'one bridge per bridge network' broken: {bridges:?}");
+    assert_eq!(
+        bridges.len(),
+        bridge_networks,
+        "{label}: invariant 'one bridge per bridge network' broken: {bridges:?}"
+    );
 }

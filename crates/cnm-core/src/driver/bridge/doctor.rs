@@ -8,11 +8,15 @@ impl BridgeDriver {
     /// True when the network's bridge exists and carries its gateway addresses.
     pub async fn network_intact(&self, network: &Network) -> Result<bool> {
         let cfg = self.config_of(network)?;
-        let Some(link) = self.host.link_by_name(&cfg.bridge_name).await? else { return Ok(false) };
+        let Some(link) = self.host.link_by_name(&cfg.bridge_name).await? else {
+            return Ok(false);
+        };
         if link.kind.as_deref() != Some("bridge") {
             return Ok(false);
         }
         let have = self.host.addresses(link.index).await?;
-        Ok(Self::bridge_addresses(network, &cfg).iter().all(|a| have.contains(a)))
+        Ok(Self::bridge_addresses(network, &cfg)
+            .iter()
+            .all(|a| have.contains(a)))
     }
 }

@@ -39,7 +39,10 @@ impl LinkRoutes {
     /// The kernel announces new routes but flushes connected ones silently when their address
     /// goes, their link goes down, or the link is deleted: those events drop them here.
     fn forget_link(&self, index: u32) {
-        self.routes.write().unwrap_or_else(|e| e.into_inner()).retain(|(_, out)| *out != index);
+        self.routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, out)| *out != index);
     }
 
     fn apply(&self, message: RouteNetlinkMessage) {
@@ -53,8 +56,12 @@ impl LinkRoutes {
                     AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
                     _ => None,
                 });
-                if let Some(net) = local.and_then(|ip| IpNet::new(ip, addr.header.prefix_len).ok()) {
-                    self.routes.write().unwrap_or_else(|e| e.into_inner()).remove(&(net.trunc(), addr.header.index));
+                if let Some(net) = local.and_then(|ip| IpNet::new(ip, addr.header.prefix_len).ok())
+                {
+                    self.routes
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&(net.trunc(), addr.header.index));
                 }
                 return;
             }
@@ -63,7 +70,9 @@ impl LinkRoutes {
             RouteNetlinkMessage::DelRoute(r) => (false, RouteNetlinkMessage::NewRoute(r)),
             _ => return,
         };
-        let Some(info) = route_info(&message) else { return };
+        let Some(info) = route_info(&message) else {
+            return;
+        };
         if !info.link_scope || !matches!(info.destination, IpNet::V4(_)) {
             return;
         }
@@ -83,14 +92,21 @@ impl Netlink {
     pub async fn watch_link_routes() -> OslResult<LinkRoutes> {
         let op = "watch IPv4 routes";
         let runtime = runtime_handle(op)?;
-        let io = |source| OslError::Io { op: op.to_owned(), source };
+        let io = |source| OslError::Io {
+            op: op.to_owned(),
+            source,
+        };
         let (mut connection, handle, mut events) = {
             let _entered = runtime.enter();
             rtnetlink::new_connection().map_err(io)?
         };
         use rtnetlink::constants::{RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_LINK};
         let groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_IFADDR | RTMGRP_LINK;
-        connection.socket_mut().socket_mut().bind(&SocketAddr::new(0, groups)).map_err(io)?;
+        connection
+            .socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, groups))
+            .map_err(io)?;
         runtime.spawn(connection);
         let view = LinkRoutes::default();
         let updater = view.clone();
@@ -114,6 +130,9 @@ impl Netlink {
 
 impl LinkRoutes {
     fn apply_info(&self, destination: IpNet, output: u32) {
-        self.routes.write().unwrap_or_else(|e| e.into_inner()).insert((destination, output));
+        self.routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((destination, output));
     }
 }

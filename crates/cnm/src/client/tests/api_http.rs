@@ -3,9 +3,9 @@
 
 use clap::Parser;
 
+use super::capture;
 use super::fake_daemon::{FakeDaemon, Recorded, Reply};
 use super::network_cmd::{Cli, cnm, daemon_with_version};
-use super::capture;
 use crate::client::http::ApiClient;
 use crate::client::network;
 

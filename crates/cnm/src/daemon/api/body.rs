@@ -27,18 +27,27 @@ where
             .map(|v| v.to_str().unwrap_or("").to_string());
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
-            .map_err(|_| ApiError::invalid(format!("request body is larger than {MAX_BODY} bytes")))?;
+            .map_err(|_| {
+                ApiError::invalid(format!("request body is larger than {MAX_BODY} bytes"))
+            })?;
         let _ = state;
         parse(content_type.as_deref(), &bytes).map(JsonBody)
     }
 }
 
-pub fn parse<T: DeserializeOwned + Default>(content_type: Option<&str>, bytes: &Bytes) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned + Default>(
+    content_type: Option<&str>,
+    bytes: &Bytes,
+) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     match content_type {
-        None | Some("") => return Err(ApiError::invalid("malformed Content-Type header (): mime: no media type")),
+        None | Some("") => {
+            return Err(ApiError::invalid(
+                "malformed Content-Type header (): mime: no media type",
+            ));
+        }
         Some(ct) => {
             let media = ct.split(';').next().unwrap_or("").trim();
             if !media.eq_ignore_ascii_case("application/json") {
@@ -56,7 +65,8 @@ pub fn parse<T: DeserializeOwned + Default>(content_type: Option<&str>, bytes: &
             ApiError::invalid(format!("invalid JSON: {e}"))
         }
     })?;
-    de.end().map_err(|_| ApiError::invalid("unexpected content after JSON"))?;
+    de.end()
+        .map_err(|_| ApiError::invalid("unexpected content after JSON"))?;
     Ok(value)
 }
 
@@ -72,10 +82,29 @@ mod tests {
     #[test]
     fn docker_body_rules() {
         assert_eq!(p(None, "").unwrap(), NetworkCreateRequest::default());
-        assert_eq!(p(Some("text/plain"), "{}").unwrap_err(), "unsupported Content-Type header (text/plain): must be 'application/json'");
-        assert_eq!(p(None, "{}").unwrap_err(), "malformed Content-Type header (): mime: no media type");
-        assert!(p(Some("application/json"), "{").unwrap_err().starts_with("invalid JSON"));
-        assert_eq!(p(Some("application/json"), "{} x").unwrap_err(), "unexpected content after JSON");
-        assert_eq!(p(Some("application/json; charset=utf-8"), r#"{"Name":"a"}"#).unwrap().name.as_deref(), Some("a"));
+        assert_eq!(
+            p(Some("text/plain"), "{}").unwrap_err(),
+            "unsupported Content-Type header (text/plain): must be 'application/json'"
+        );
+        assert_eq!(
+            p(None, "{}").unwrap_err(),
+            "malformed Content-Type header (): mime: no media type"
+        );
+        assert!(
+            p(Some("application/json"), "{")
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(
+            p(Some("application/json"), "{} x").unwrap_err(),
+            "unexpected content after JSON"
+        );
+        assert_eq!(
+            p(Some("application/json; charset=utf-8"), r#"{"Name":"a"}"#)
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("a")
+        );
     }
 }

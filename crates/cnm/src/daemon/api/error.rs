@@ -25,11 +25,15 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if self.0.kind == ErrorKind::Internal {
             tracing::warn!(error = %self.0.message, "request failed");
         }
-        let body = serde_json::to_vec(&ErrorResponse { message: self.0.message }).expect("serializable");
+        let body = serde_json::to_vec(&ErrorResponse {
+            message: self.0.message,
+        })
+        .expect("serializable");
         // Exactly `application/json`: Docker's client only parses errors with that type.
         (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }

@@ -22,11 +22,17 @@ pub struct NetworkFilter {
 }
 
 fn patterns(values: Vec<&str>) -> Vec<(String, Option<Regex>)> {
-    values.into_iter().map(|v| (v.to_string(), Regex::new(v).ok())).collect()
+    values
+        .into_iter()
+        .map(|v| (v.to_string(), Regex::new(v).ok()))
+        .collect()
 }
 
 fn matches_any(patterns: &[(String, Option<Regex>)], value: &str) -> bool {
-    patterns.is_empty() || patterns.iter().any(|(text, re)| text == value || re.as_ref().is_some_and(|r| r.is_match(value)))
+    patterns.is_empty()
+        || patterns
+            .iter()
+            .any(|(text, re)| text == value || re.as_ref().is_some_and(|r| r.is_match(value)))
 }
 
 impl NetworkFilter {
@@ -39,10 +45,18 @@ impl NetworkFilter {
             let want = match value {
                 "builtin" => true,
                 "custom" => false,
-                other => return Err(ApiError::invalid(format!("invalid filter: 'type'='{other}'"))),
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "invalid filter: 'type'='{other}'"
+                    )));
+                }
             };
             // Asking for both kinds is asking for everything.
-            builtin = if builtin.is_some_and(|b| b != want) { None } else { Some(want) };
+            builtin = if builtin.is_some_and(|b| b != want) {
+                None
+            } else {
+                Some(want)
+            };
             if builtin.is_none() {
                 break;
             }
@@ -56,12 +70,20 @@ impl NetworkFilter {
                     "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")",
                 ));
             }
-            _ => return Err(ApiError::invalid("got more than one value for filter key \"dangling\"")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "got more than one value for filter key \"dangling\"",
+                ));
+            }
         };
         Ok(NetworkFilter {
             names: patterns(filters.get("name")),
             ids: patterns(filters.get("id")),
-            drivers: filters.get("driver").into_iter().map(String::from).collect(),
+            drivers: filters
+                .get("driver")
+                .into_iter()
+                .map(String::from)
+                .collect(),
             scopes: filters.get("scope").into_iter().map(String::from).collect(),
             labels: filters.get("label").into_iter().map(String::from).collect(),
             builtin,
@@ -75,8 +97,13 @@ impl NetworkFilter {
             && matches_any(&self.ids, n.id.as_str())
             && (self.drivers.is_empty() || self.drivers.contains(&n.driver))
             && (self.scopes.is_empty() || self.scopes.contains(&n.scope))
-            && self.labels.iter().all(|l| cnm_core::controller::label_matches(&n.labels, l))
+            && self
+                .labels
+                .iter()
+                .all(|l| cnm_core::controller::label_matches(&n.labels, l))
             && self.builtin.is_none_or(|want| want == builtin)
-            && self.dangling.is_none_or(|want| want == (!builtin && !in_use))
+            && self
+                .dangling
+                .is_none_or(|want| want == (!builtin && !in_use))
     }
 }

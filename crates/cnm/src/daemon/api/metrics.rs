@@ -45,19 +45,40 @@ impl Metrics {
         let errors = Family::<RequestLabels, Counter>::default();
         let objects = Family::<ObjectLabels, Gauge>::default();
         registry.register("api_requests", "API requests served", requests.clone());
-        registry.register("api_errors", "API requests answered with a 4xx or 5xx status", errors.clone());
-        registry.register("objects", "Networks, sandboxes and endpoints in the state", objects.clone());
-        Arc::new(Metrics { registry, requests, errors, objects })
+        registry.register(
+            "api_errors",
+            "API requests answered with a 4xx or 5xx status",
+            errors.clone(),
+        );
+        registry.register(
+            "objects",
+            "Networks, sandboxes and endpoints in the state",
+            objects.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            errors,
+            objects,
+        })
     }
 }
 
 /// Counts every request by its route template (`/networks/{id}`, not the id).
 pub async fn count(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
-    let labels = RequestLabels { method, route, status: format!("{}xx", status / 100) };
+    let labels = RequestLabels {
+        method,
+        route,
+        status: format!("{}xx", status / 100),
+    };
     metrics.requests.get_or_create(&labels).inc();
     if status >= 400 {
         metrics.errors.get_or_create(&labels).inc();
@@ -65,14 +86,35 @@ pub async fn count(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     resp
 }
 
-pub async fn scrape(State(controller): State<Shared>, State(metrics): State<Arc<Metrics>>) -> Response {
+pub async fn scrape(
+    State(controller): State<Shared>,
+    State(metrics): State<Arc<Metrics>>,
+) -> Response {
     let counts = controller.counts().await;
-    for (kind, n) in [("network", counts.networks), ("sandbox", counts.sandboxes), ("endpoint", counts.endpoints)] {
-        metrics.objects.get_or_create(&ObjectLabels { kind: kind.into() }).set(n as i64);
+    for (kind, n) in [
+        ("network", counts.networks),
+        ("sandbox", counts.sandboxes),
+        ("endpoint", counts.endpoints),
+    ] {
+        metrics
+            .objects
+            .get_or_create(&ObjectLabels { kind: kind.into() })
+            .set(n as i64);
     }
     let mut body = String::new();
     if encode(&mut body, &metrics.registry).is_err() {
-        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "encoding metrics failed").into_response();
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "encoding metrics failed",
+        )
+            .into_response();
     }
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -54,7 +54,10 @@ impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
 pub struct RequestVersion(pub ApiVersion);
 
 pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
-    let state = AppState { controller, metrics: metrics::Metrics::new() };
+    let state = AppState {
+        controller,
+        metrics: metrics::Metrics::new(),
+    };
     let routes = Router::new()
         .route("/metrics", get(metrics::scrape))
         .route("/doctor", get(doctor::check).post(doctor::repair))
@@ -63,18 +66,30 @@ pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(networks::prune))
-        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/sandboxes", get(sandboxes::list))
         .route("/sandboxes/create", post(sandboxes::create))
-        .route("/sandboxes/{id}", get(sandboxes::inspect).delete(sandboxes::remove))
+        .route(
+            "/sandboxes/{id}",
+            get(sandboxes::inspect).delete(sandboxes::remove),
+        )
         .fallback(|| async { ApiError::not_found("page not found") })
-        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::count))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .with_state(state)
         .layer(middleware::from_fn(common_headers));
     // The version prefix is stripped before routing, so it wraps the router.
-    Router::new().fallback_service(routes).layer(middleware::from_fn(strip_version)).into_make_service()
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(strip_version))
+        .into_make_service()
 }
 
 /// Splits `/v1.41/networks` into version 1.41 and path `/networks`, rejecting versions
@@ -100,8 +115,14 @@ async fn strip_version(mut req: Request, next: Next) -> Response {
             .into_response();
         }
         version = parsed;
-        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-        let new: Uri = format!("/{tail}{query}").parse().unwrap_or_else(|_| Uri::from_static("/"));
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let new: Uri = format!("/{tail}{query}")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("/"));
         *req.uri_mut() = new;
     }
     req.extensions_mut().insert(RequestVersion(version));
@@ -113,6 +134,9 @@ async fn common_headers(req: Request<Body>, next: Next) -> Response {
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Ostype", HeaderValue::from_static("linux"));
-    h.insert("Server", HeaderValue::from_static(concat!("cnm/", env!("CARGO_PKG_VERSION"), " (linux)")));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("cnm/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
     resp
 }
