@@ -103,10 +103,9 @@ impl Controller {
                     Err(e) => {
                         tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "cannot restore endpoint; removing it");
                         batch.delete(Kind::Endpoint, endpoint.id.as_str());
-                        state
-                            .sandboxes
-                            .get_mut(&sandbox.id)
-                            .map(|s| s.endpoints.retain(|id| id != &endpoint.id));
+                        if let Some(s) = state.sandboxes.get_mut(&sandbox.id) {
+                            s.endpoints.retain(|id| id != &endpoint.id);
+                        }
                         report.stale_endpoints += 1;
                     }
                 }

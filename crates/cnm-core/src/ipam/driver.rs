@@ -56,11 +56,12 @@ impl IpamDriver {
     }
 
     pub async fn release_pool(&mut self, pool_id: &str) -> Result<()> {
-        Ok(match self {
+        match self {
             IpamDriver::Default(d) => d.release_pool(pool_id)?,
             IpamDriver::Null(d) => d.release_pool(pool_id)?,
             IpamDriver::Remote(r) => r.release_pool(pool_id).await?,
-        })
+        }
+        Ok(())
     }
 
     /// `None` when the driver hands out no address (the null driver).
@@ -79,11 +80,12 @@ impl IpamDriver {
     }
 
     pub async fn release_address(&mut self, pool_id: &str, addr: IpAddr) -> Result<()> {
-        Ok(match self {
+        match self {
             IpamDriver::Default(d) => d.release_address(pool_id, addr)?,
             IpamDriver::Null(d) => d.release_address(pool_id, addr)?,
             IpamDriver::Remote(r) => r.release_address(pool_id, addr).await?,
-        })
+        }
+        Ok(())
     }
 
     pub fn pool_status(&self, pool_id: &str) -> Option<PoolStatus> {
