@@ -17,7 +17,8 @@ fn doctor_finds_and_fixes_a_deleted_veth_a_deleted_bridge_and_strays() {
     if !support::root_or_loud_skip("doctor") {
         return;
     }
-    let host = TestHost::new(&[]);
+    // The daemon's own periodic firewall repair is off, so doctor is what finds that drift.
+    let host = TestHost::new(&["--firewall-check-interval", "0"]);
     let out = host.docker(&["network", "create", "--subnet", "10.70.0.0/24", "fixme"]);
     assert!(out.status.success());
     let body = r#"{"Name":"victim","Networks":[{"Network":"fixme"}]}"#;
@@ -52,6 +53,8 @@ fn doctor_finds_and_fixes_a_deleted_veth_a_deleted_bridge_and_strays() {
         .unwrap()
         .to_string();
     run(Command::new("ip").args(["link", "del", &format!("br-{}", &id[..12])]));
+    // ... and an element of cnm's nftables table is removed.
+    run(Command::new("nft").args(["flush", "set", "inet", "cnm", "masq_v4"]));
 
     let report = host.cnm(&["doctor"]);
     let text = String::from_utf8_lossy(&report.stdout).to_string();
@@ -61,6 +64,7 @@ fn doctor_finds_and_fixes_a_deleted_veth_a_deleted_bridge_and_strays() {
         "endpoint other on bridge",
         "link br-0123456789ab",
         "namespace ",
+        "firewall table inet cnm",
     ] {
         assert!(
             text.contains(expected),
@@ -90,6 +94,15 @@ fn doctor_finds_and_fixes_a_deleted_veth_a_deleted_bridge_and_strays() {
         ping.status.success(),
         "{}",
         String::from_utf8_lossy(&ping.stdout)
+    );
+    let masq = Command::new("nft")
+        .args(["list", "set", "inet", "cnm", "masq_v4"])
+        .output()
+        .unwrap();
+    let masq = String::from_utf8_lossy(&masq.stdout);
+    assert!(
+        masq.contains("10.70.0.0/24"),
+        "the masquerade element is back: {masq}"
     );
     support::invariants::check(&host, "after doctor --fix");
 }

@@ -184,6 +184,19 @@ impl Controller {
             }
         }
 
+        if let Driver::Bridge(bridge) = &state.drivers.bridge {
+            let notes = bridge.firewall_drift().await?;
+            if !notes.is_empty() {
+                let fixed = fix && bridge.repair_firewall_drift().await.is_ok();
+                found(
+                    "firewall",
+                    "table inet cnm".into(),
+                    &notes.join("; "),
+                    fixed,
+                );
+            }
+        }
+
         for stray in self.strays(&state).await {
             let (kind, object) = match &stray {
                 Stray::Namespace(p) => ("namespace", p.display().to_string()),

@@ -374,6 +374,28 @@ impl Firewall {
             .is_ok()
     }
 
+    /// What `reconcile` would change, without changing anything (for `cnm doctor`).
+    pub async fn drift(&self) -> Result<Vec<String>, FirewallError> {
+        let (kernel, exists) = match self
+            .nft
+            .list(&format!("list table {} {TABLE}", layout::FAMILY))
+            .await
+        {
+            Ok(json) => (
+                KernelTable::parse(&json).map_err(FirewallError::Listing)?,
+                true,
+            ),
+            Err(FirewallError::Missing { .. }) => (KernelTable::default(), false),
+            Err(e) => return Err(e),
+        };
+        let plan = reconcile::plan(&self.desired(), &kernel, exists);
+        Ok(if plan.changes > 0 {
+            plan.notes
+        } else {
+            Vec::new()
+        })
+    }
+
     /// Restores the table if anything changed it since cnm last looked; true when it had to.
     /// Cheap when nothing changed (one netlink round trip).
     pub async fn check_and_repair(&mut self) -> Result<bool, FirewallError> {

@@ -64,6 +64,9 @@ pub struct DaemonArgs {
     /// debug, info, warn or error.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Seconds between checks of cnm's nftables table for outside changes (0: never).
+    #[arg(long, default_value_t = 2, hide = true)]
+    pub firewall_check_interval: u64,
     /// The host's resolv.conf (source of nameservers when --dns is not given).
     #[arg(long, default_value = "/etc/resolv.conf", hide = true)]
     pub host_resolv_conf: PathBuf,

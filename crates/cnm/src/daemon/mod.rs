@@ -59,8 +59,12 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
     controller.start().await.context("restoring state")?;
     // Someone may flush cnm's table (`nft flush ruleset`): notice within seconds and restore.
     let watcher = controller.clone();
+    let period = args.firewall_check_interval;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        if period == 0 {
+            return;
+        }
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(period));
         loop {
             tick.tick().await;
             match watcher.repair_firewall().await {
