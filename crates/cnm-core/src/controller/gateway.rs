@@ -132,3 +132,30 @@ pub(crate) async fn program(state: &mut State, sandbox: &Id, before: &Gateways) 
     }
     Ok(changed)
 }
+
+/// Makes the sandbox's default routes match the selection whatever the kernel has now: used
+/// at start-up, where a crash may have left a sandbox without the route of an endpoint that
+/// went away (a half-done removal) or with one via an endpoint that no longer exists.
+pub(crate) async fn ensure_routes(state: &State, sandbox: &Id) -> Result<()> {
+    let selected = select(state, sandbox);
+    let Some(netlink) = state.sandbox_links.get(sandbox) else {
+        return Ok(());
+    };
+    for (v6, chosen) in [(false, &selected.0), (true, &selected.1)] {
+        netlink.del_default_route(v6).await?;
+        let Some(endpoint) = chosen.as_ref().and_then(|id| state.endpoints.get(id)) else {
+            continue;
+        };
+        let gateway = if v6 {
+            endpoint.gateway_v6
+        } else {
+            endpoint.gateway_v4
+        };
+        if let (Some(ifname), Some(gateway)) = (&endpoint.ifname, gateway)
+            && let Some(link) = netlink.link_by_name(ifname).await?
+        {
+            netlink.add_default_route(gateway, link.index).await?;
+        }
+    }
+    Ok(())
+}

@@ -67,6 +67,7 @@ impl Controller {
             report.networks += 1;
         }
         let mut batch = Batch::default();
+        let mut unfinished = Vec::new();
         let by_sandbox = group_endpoints(endpoints);
         for mut sandbox in sandboxes {
             let eps = by_sandbox.get(&sandbox.id).cloned().unwrap_or_default();
@@ -110,11 +111,26 @@ impl Controller {
                     }
                 }
             }
+            if let Err(e) = super::gateway::ensure_routes(&state, &sandbox.id).await {
+                tracing::warn!(sandbox = %sandbox.name, error = %e, "restoring default routes");
+            }
             let sb = state.sandboxes[&sandbox.id].clone();
+            if sb.unfinished {
+                unfinished.push(sb);
+                continue;
+            }
             batch.put(Kind::Sandbox, sb.id.as_str(), &sb);
             let _ = super::endpoint::write_hosts(&state, &sb);
         }
         self.commit(&batch)?;
+        // A create or removal a crash interrupted: finish removing it.
+        for sandbox in unfinished {
+            tracing::warn!(sandbox = %sandbox.name, "finishing an interrupted create or removal");
+            if let Err(e) = self.remove_sandbox_in_state(&mut state, &sandbox).await {
+                tracing::warn!(sandbox = %sandbox.name, error = %e, "removing an unfinished sandbox");
+            }
+            report.stale_sandboxes += 1;
+        }
         // Published ports come back before the firewall is reconciled once for everything, so
         // established flows through them keep their rules.
         let restored: Vec<Endpoint> = state

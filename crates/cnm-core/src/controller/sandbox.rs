@@ -99,6 +99,16 @@ impl Controller {
             Ok(()) => self.join_all(&mut state, &id, networks).await,
             Err(e) => Err(e),
         };
+        // The create is complete: clear the intent record in the store.
+        let result = result.and_then(|()| {
+            let mut sandbox = state.sandboxes[&id].clone();
+            sandbox.unfinished = false;
+            let mut batch = Batch::default();
+            batch.put(Kind::Sandbox, id.as_str(), &sandbox);
+            self.commit(&batch)?;
+            state.insert_sandbox(sandbox);
+            Ok(())
+        });
         match result {
             Ok(()) => {
                 undo.commit();
@@ -157,6 +167,7 @@ impl Controller {
             endpoints: Vec::new(),
             resolv_conf: dir.join("resolv.conf"),
             hosts: dir.join("hosts"),
+            unfinished: true,
         };
         let resolvers = if dns.is_empty() {
             self.config.dns.clone()
@@ -233,6 +244,17 @@ impl Controller {
         state: &mut State,
         sandbox: &Sandbox,
     ) -> Result<()> {
+        // Intent first: a crash half-way through is finished by the next start.
+        if let Some(current) = state.sandboxes.get(&sandbox.id)
+            && !current.unfinished
+        {
+            let mut marked = current.clone();
+            marked.unfinished = true;
+            let mut batch = Batch::default();
+            batch.put(Kind::Sandbox, marked.id.as_str(), &marked);
+            self.commit(&batch)?;
+            state.insert_sandbox(marked);
+        }
         for eid in sandbox.endpoints.iter().rev() {
             if let Some(e) = state.endpoints.get(eid).cloned() {
                 self.detach_endpoint(state, &e).await?;

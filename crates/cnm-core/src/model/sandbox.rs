@@ -21,5 +21,10 @@ pub struct Sandbox {
     /// Endpoints in join order.
     pub endpoints: Vec<Id>,
     pub resolv_conf: PathBuf,
+    /// Intent record: set while a create or a removal is under way. A start-up that finds it
+    /// set finishes the removal (a create that did not complete is undone), so a crash in the
+    /// middle never leaves a half-made sandbox.
+    #[serde(default)]
+    pub unfinished: bool,
     pub hosts: PathBuf,
 }

@@ -21,6 +21,7 @@ mod address;
 mod link;
 mod route;
 pub mod route_watch;
+mod neighbour;
 pub mod sublink;
 
 use std::io;

@@ -419,6 +419,11 @@ impl BridgeDriver {
         // (Linux >= 6.8), so the first packets of a new sandbox are not dropped.
         self.host.sync_link(host_index).await?;
         self.host.sync_link(net.index).await?;
+        // An address used before by another sandbox may still sit in the host's neighbour cache
+        // with the old MAC: forget it, so the host reaches the new sandbox at once.
+        for addr in [endpoint.addr_v4, endpoint.addr_v6].into_iter().flatten() {
+            self.host.forget_neighbour(net.index, addr.addr()).await?;
+        }
         let gateway =
             |info: Option<&crate::model::IpamInfo>| info.and_then(|i| i.gateway).map(|g| g.addr());
         Ok(JoinInfo {
