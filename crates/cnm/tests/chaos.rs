@@ -17,10 +17,12 @@
 //! completely, and a new dynamic network gets the first pool again.
 //!
 //! Known gaps of the daemon are listed in the report and fail the test only with
-//! `CNM_CHAOS_STRICT=1`: an interrupted sandbox create or removal left half done; a sandbox
-//! that an interrupted operation touched losing its published port or default route (the
-//! gateway endpoint is re-elected after the endpoint change is committed); a reused address
-//! keeping a stale neighbour entry on the host (cnm sends no unsolicited ARP on join).
+//! `CNM_CHAOS_STRICT=1`. Fixed since they were found here: an interrupted sandbox create or
+//! removal left half done (now an intent record, finished at start), a lost default route
+//! (re-asserted at start) and a reused address's stale neighbour entry (forgotten on attach).
+//! Still possible: a sandbox whose gateway endpoint went away in an interrupted operation may
+//! come back without its published ports (they move with the gateway endpoint after the
+//! endpoint change is committed).
 //!
 //! Environment: `CNM_CHAOS_SEED` (default: from the clock; always printed; a seed replays the
 //! same choices as long as interrupted operations settle the same way), `CNM_CHAOS_OPS`
