@@ -105,4 +105,16 @@ fn doctor_finds_and_fixes_a_deleted_veth_a_deleted_bridge_and_strays() {
         "the masquerade element is back: {masq}"
     );
     support::invariants::check(&host, "after doctor --fix");
+    // The repairs are counted in /metrics.
+    let (_, metrics) = api(&host, "GET", "/metrics", None);
+    let repairs = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cnm_reconcile_repairs "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(repairs >= 5, "repairs counted: {repairs}\n{metrics}");
+    assert!(
+        metrics.contains("cnm_dns_queries{kind=\"upstream_failure\"}"),
+        "{metrics}"
+    );
 }

@@ -206,6 +206,7 @@ impl Controller {
             let fixed = fix && self.remove_stray(&state, &stray).await.is_ok();
             found(kind, object, "no record owns it", fixed);
         }
+        self.note_repairs(findings.iter().filter(|f| f.fixed).count() as u64);
         Ok(findings)
     }
 }

@@ -140,6 +140,8 @@ pub struct Controller {
     host: Option<Netlink>,
     /// The embedded DNS of every sandbox on a user-defined network.
     resolver: Resolver,
+    /// Repairs made to the kernel: at start, by `doctor --fix` and by the firewall check.
+    repairs: std::sync::atomic::AtomicU64,
     /// The host's connected subnets, kept current by route events (IPAM's exclude list).
     link_routes: Option<crate::osl::netlink::route_watch::LinkRoutes>,
     /// Remote plugins activated so far.
@@ -257,6 +259,7 @@ impl Controller {
             resolver,
             plugins,
             link_routes: None,
+            repairs: Default::default(),
         }
     }
 
@@ -278,10 +281,30 @@ impl Controller {
     /// changed) and repairs it when someone altered or flushed it; true when it repaired.
     pub async fn repair_firewall(&self) -> Result<bool> {
         let state = self.state.lock().await;
-        match &state.drivers.bridge {
-            Driver::Bridge(bridge) => bridge.check_and_repair().await,
-            _ => Ok(false),
+        let repaired = match &state.drivers.bridge {
+            Driver::Bridge(bridge) => bridge.check_and_repair().await?,
+            _ => false,
+        };
+        if repaired {
+            self.note_repairs(1);
         }
+        Ok(repaired)
+    }
+
+    /// Counts repairs for `/metrics`.
+    pub(crate) fn note_repairs(&self, n: u64) {
+        self.repairs
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Repairs made so far (restarts, doctor, firewall checks).
+    pub fn repairs(&self) -> u64 {
+        self.repairs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the embedded DNS did so far (answers, forwards, upstream failures).
+    pub fn resolver_stats(&self) -> crate::resolver::ResolverStats {
+        self.resolver.stats()
     }
 
     pub async fn counts(&self) -> Counts {

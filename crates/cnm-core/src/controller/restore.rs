@@ -161,6 +161,12 @@ impl Controller {
         }
         self.ensure_predefined(&mut state).await?;
         self.sweep(&mut state, &mut report).await;
+        let repaired = report.stale_sandboxes
+            + report.stale_endpoints
+            + report.replumbed_endpoints
+            + report.swept_links
+            + report.swept_namespaces;
+        self.note_repairs(repaired as u64);
         tracing::info!(?report, "state restored");
         Ok(report)
     }

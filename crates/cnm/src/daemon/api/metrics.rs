@@ -36,6 +36,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     errors: Family<RequestLabels, Counter>,
     objects: Family<ObjectLabels, Gauge>,
+    repairs: Gauge,
+    dns: Family<ObjectLabels, Gauge>,
 }
 
 impl Metrics {
@@ -55,11 +57,25 @@ impl Metrics {
             "Networks, sandboxes and endpoints in the state",
             objects.clone(),
         );
+        let repairs = Gauge::default();
+        registry.register(
+            "reconcile_repairs",
+            "Kernel drift repaired so far (at start, by doctor --fix, by the firewall check)",
+            repairs.clone(),
+        );
+        let dns = Family::<ObjectLabels, Gauge>::default();
+        registry.register(
+            "dns_queries",
+            "Embedded DNS queries by outcome (local, forwarded, upstream_failure, refused, dropped)",
+            dns.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
             errors,
             objects,
+            repairs,
+            dns,
         })
     }
 }
@@ -98,6 +114,20 @@ pub async fn scrape(
     ] {
         metrics
             .objects
+            .get_or_create(&ObjectLabels { kind: kind.into() })
+            .set(n as i64);
+    }
+    metrics.repairs.set(controller.repairs() as i64);
+    let dns = controller.resolver_stats();
+    for (kind, n) in [
+        ("local", dns.local_answers),
+        ("forwarded", dns.forwarded),
+        ("upstream_failure", dns.upstream_failures),
+        ("refused", dns.refused),
+        ("dropped", dns.dropped),
+    ] {
+        metrics
+            .dns
             .get_or_create(&ObjectLabels { kind: kind.into() })
             .set(n as i64);
     }
