@@ -178,13 +178,7 @@ impl Controller {
         sandbox: &Sandbox,
         mut endpoint: Endpoint,
     ) -> Result<bool> {
-        let network = state
-            .networks
-            .get(&endpoint.network)
-            .cloned()
-            .ok_or_else(|| {
-                Error::not_found(format!("network {} of endpoint is gone", endpoint.network))
-            })?;
+        let network = network_of(state, &endpoint)?;
         let replay = replays(state, &network);
         for (addr, pool) in [
             (endpoint.addr_v4, &endpoint.pool_v4),
@@ -239,13 +233,7 @@ impl Controller {
         sandbox: &Sandbox,
         mut endpoint: Endpoint,
     ) -> Result<()> {
-        let network = state
-            .networks
-            .get(&endpoint.network)
-            .cloned()
-            .ok_or_else(|| {
-                Error::not_found(format!("network {} of endpoint is gone", endpoint.network))
-            })?;
+        let network = network_of(state, &endpoint)?;
         let (Some(netlink), Some(ifname)) = (
             state.sandbox_links.get(&sandbox.id).cloned(),
             endpoint.ifname.clone(),
@@ -450,4 +438,15 @@ fn predefined(
         predefined: true,
         adopted_device: false,
     }
+}
+
+/// The network an endpoint belongs to, or why the endpoint cannot be restored.
+fn network_of(state: &State, endpoint: &Endpoint) -> Result<Network> {
+    state
+        .networks
+        .get(&endpoint.network)
+        .cloned()
+        .ok_or_else(|| {
+            Error::not_found(format!("network {} of endpoint is gone", endpoint.network))
+        })
 }

@@ -316,18 +316,7 @@ impl Firewall {
     /// Returns what was changed (empty when the kernel already matched).
     pub async fn reconcile(&mut self) -> Result<Vec<String>, FirewallError> {
         let before = self.read_generation();
-        let (kernel, exists) = match self
-            .nft
-            .list(&format!("list table {} {TABLE}", layout::FAMILY))
-            .await
-        {
-            Ok(json) => (
-                KernelTable::parse(&json).map_err(FirewallError::Listing)?,
-                true,
-            ),
-            Err(FirewallError::Missing { .. }) => (KernelTable::default(), false),
-            Err(e) => return Err(e),
-        };
+        let (kernel, exists) = self.list_kernel().await?;
         if !self.synced {
             self.adopt_forward_guard(&kernel);
         }
@@ -374,20 +363,25 @@ impl Firewall {
             .is_ok()
     }
 
-    /// What `reconcile` would change, without changing anything (for `cnm doctor`).
-    pub async fn drift(&self) -> Result<Vec<String>, FirewallError> {
-        let (kernel, exists) = match self
+    /// cnm's table as the kernel has it, and whether it exists at all.
+    async fn list_kernel(&self) -> Result<(KernelTable, bool), FirewallError> {
+        match self
             .nft
             .list(&format!("list table {} {TABLE}", layout::FAMILY))
             .await
         {
-            Ok(json) => (
+            Ok(json) => Ok((
                 KernelTable::parse(&json).map_err(FirewallError::Listing)?,
                 true,
-            ),
-            Err(FirewallError::Missing { .. }) => (KernelTable::default(), false),
-            Err(e) => return Err(e),
-        };
+            )),
+            Err(FirewallError::Missing { .. }) => Ok((KernelTable::default(), false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What `reconcile` would change, without changing anything (for `cnm doctor`).
+    pub async fn drift(&self) -> Result<Vec<String>, FirewallError> {
+        let (kernel, exists) = self.list_kernel().await?;
         let plan = reconcile::plan(&self.desired(), &kernel, exists);
         Ok(if plan.changes > 0 {
             plan.notes
