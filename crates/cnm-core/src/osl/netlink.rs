@@ -19,9 +19,9 @@
 
 mod address;
 mod link;
+mod neighbour;
 mod route;
 pub mod route_watch;
-mod neighbour;
 pub mod sublink;
 
 use std::io;
