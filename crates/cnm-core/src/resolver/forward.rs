@@ -217,17 +217,19 @@ async fn exchange_udp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u
         .send(query)
         .await
         .map_err(|_| AttemptError::Unreachable)?;
-    let mut buffer = vec![0u8; usize::from(u16::MAX)];
+    // Room for the largest datagram, but not zeroed: `recv_buf` fills spare capacity, which
+    // saves clearing 64 KiB on every forwarded query.
+    let mut buffer: Vec<u8> = Vec::with_capacity(usize::from(u16::MAX));
     loop {
+        buffer.clear();
         // ECONNREFUSED (ICMP port unreachable) lands here: the server is not there.
-        let len = socket
-            .recv(&mut buffer)
+        socket
+            .recv_buf(&mut buffer)
             .await
             .map_err(|_| AttemptError::Unreachable)?;
         // A stray datagram (a late reply to an earlier attempt cannot reach this fresh socket,
         // but anything else can) is skipped; the timeout bounds the wait.
-        if answers(&buffer[..len], id) {
-            buffer.truncate(len);
+        if answers(&buffer, id) {
             return Ok(buffer);
         }
     }
