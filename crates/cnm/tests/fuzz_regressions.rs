@@ -32,7 +32,6 @@ fn until(value: &str) -> String {
 }
 
 #[test]
-#[ignore = "fails until daemon/api/networks.rs checks the `until` arithmetic (issue 7 fuzz finding)"]
 fn prune_until_far_in_the_past_is_a_400_not_a_panic() {
     if !support::root_or_loud_skip("fuzz regressions") {
         return;

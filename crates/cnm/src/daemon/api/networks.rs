@@ -163,7 +163,9 @@ fn until_to_rfc3339(value: &str) -> ApiResult<String> {
     {
         t
     } else {
-        OffsetDateTime::now_utc() - go_duration(value).ok_or_else(bad)?
+        OffsetDateTime::now_utc()
+            .checked_sub(go_duration(value).ok_or_else(bad)?)
+            .ok_or_else(bad)?
     };
     let when = when.to_offset(time::UtcOffset::UTC);
     let base = when
@@ -193,7 +195,9 @@ fn go_duration(text: &str) -> Option<time::Duration> {
             _ => 1e-9,
         };
     }
-    Some(time::Duration::seconds_f64(secs))
+    // `seconds_f64` panics on values it cannot hold; a duration back from now that large
+    // is refused instead.
+    time::Duration::checked_seconds_f64(secs)
 }
 
 #[cfg(test)]
