@@ -10,8 +10,8 @@
 //!   `{{end}}`, `{{break}}` outside a range): gotmpl accepts them, Go (and so docker) refuses
 //!   them at parse time. An unclosed `{{range $}}` nested eight deep ran for 24 s.
 //!
-//! Both tests are `#[ignore]`d until the fixes land (`--run-ignored all` runs them; they fail
-//! today). Run as root: `cargo nextest run -p cnm --test fuzz_regressions --run-ignored all`.
+//! Both are fixed (the template check is `client/format/blocks.rs`); these tests keep them
+//! fixed. Run as root: `cargo nextest run -p cnm --test fuzz_regressions`.
 
 mod support;
 
@@ -66,7 +66,6 @@ fn prune_until_far_in_the_past_is_a_400_not_a_panic() {
 /// ran for 24 s printing exponentially, where docker refuses it at once). cnm must refuse
 /// them with docker's exact words, before contacting the daemon's data.
 #[test]
-#[ignore = "fails until client/format/template.rs checks block structure (issue 7 fuzz finding)"]
 fn templates_with_broken_blocks_are_refused_like_docker() {
     if !support::root_or_loud_skip("fuzz regressions") {
         return;

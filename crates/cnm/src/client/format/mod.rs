@@ -2,6 +2,7 @@
 //! docker's table layout.
 
 pub mod actions;
+pub mod blocks;
 pub mod gojson;
 pub mod gotime;
 pub mod goval;

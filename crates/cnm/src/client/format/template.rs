@@ -5,13 +5,16 @@
 //! `.Label "k"` method calls, and rejects unknown functions at parse time with Go's message
 //! (`template: :1: function "x" not defined`). With [`Print::Typed`], printed values follow
 //! Go's `fmt` rules for structs (see [`super::goval`]). [`Funcs::Header`] swaps in docker's
-//! `HeaderFunctions` used to render table headers.
+//! `HeaderFunctions` used to render table headers. Broken block structure (an unclosed
+//! `{{range}}`, a stray `{{end}}`, `{{break}}` outside a range), which gotmpl accepts, is
+//! refused first by [`super::blocks`], with Go's words.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gotmpl::{MissingKey, Template, Value};
 
 use super::actions::{self, PrintWrap};
+use super::blocks;
 use super::goval::GoData;
 
 /// Which function set a template gets.
@@ -220,6 +223,17 @@ fn install_funcs(t: Template, funcs: Funcs, slot: &Slot) -> Template {
 impl DockerTemplate {
     /// Parses `src` for data printed as `print` says.
     pub fn parse(src: &str, funcs: Funcs, print: Print) -> Result<Self, TemplateError> {
+        if let Err(broken) = blocks::check(src) {
+            // Go stops at the first error: a syntax error before the broken block wins.
+            // gotmpl accepts unclosed blocks, so the prefix parses unless it has one.
+            Self::parse_unchecked(&src[..broken.offset], funcs, print)?;
+            return Err(TemplateError::Parse(broken.to_string()));
+        }
+        Self::parse_unchecked(src, funcs, print)
+    }
+
+    /// [`Self::parse`] without the block-structure check.
+    fn parse_unchecked(src: &str, funcs: Funcs, print: Print) -> Result<Self, TemplateError> {
         for (name, line) in actions::called_functions(src) {
             if !GO_BUILTINS.contains(&name.as_str()) && !DOCKER_FUNCS.contains(&name.as_str()) {
                 return Err(TemplateError::Parse(format!(
