@@ -85,6 +85,19 @@ impl Daemon {
         }
     }
 
+    /// The API client, for requests this module does not wrap (published ports).
+    pub fn client(&mut self) -> &mut UnixClient {
+        &mut self.client
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub fn helper_marker(&self) -> Option<&str> {
+        self.helper_marker.as_deref()
+    }
+
     /// The daemon's version string (`GET /version`).
     pub async fn version(&mut self) -> anyhow::Result<String> {
         let v = self

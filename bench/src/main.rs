@@ -7,10 +7,17 @@
 //! - `cnm-bench cleanup --daemon K --socket PATH --pid PID` removes what a run left behind.
 //! - `cnm-bench report --cnm FILE --dockerd FILE --out RESULTS.md [--meta KEY=VALUE]...`
 //!   prints the comparison table and writes the markdown report.
+//! - `cnm-bench ports --daemon K --socket PATH --pid PID --out FILE [--reps N] [--large-reps N]
+//!   [--connect-reps N] [--levels 0,1000,10000] [--budget-s S]` runs the published-ports plan
+//!   of `ports.rs` (driven by `bench/ports`).
+//! - `cnm-bench ports-report --cnm FILE --dockerd FILE --iperf TSV --out RESULTS-ports.md
+//!   [--meta KEY=VALUE]...` writes the published-ports report and prints its goals.
 
 mod daemon;
 mod http;
 mod measure;
+mod ports;
+mod ports_report;
 mod report;
 mod results;
 mod rss;
@@ -134,6 +141,71 @@ async fn measure(args: &Args) -> anyhow::Result<()> {
     }
 }
 
+fn read_ports(path: &str) -> anyhow::Result<ports::PortsResults> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
+    serde_json::from_str(&text).with_context(|| format!("parse {path}"))
+}
+
+async fn measure_ports(args: &Args) -> anyhow::Result<()> {
+    let mut daemon = args.daemon()?;
+    let levels = args
+        .values
+        .get("levels")
+        .map_or("0,1000,10000", String::as_str)
+        .split(',')
+        .map(|l| {
+            l.trim()
+                .parse::<usize>()
+                .with_context(|| format!("--levels: {l:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plan = ports::PortsPlan {
+        reps: args.count("reps", 5)?,
+        large_reps: args.count("large-reps", 1)?,
+        connect_reps: args.count("connect-reps", 20)?,
+        levels,
+        budget_s: args.count("budget-s", 300)? as f64,
+    };
+    if plan.reps == 0 || plan.connect_reps == 0 {
+        bail!("--reps and --connect-reps must be at least 1");
+    }
+    let out = args.required("out")?;
+    match ports::run(&mut daemon, &plan).await {
+        Ok(results) => std::fs::write(out, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("write {out}")),
+        Err(e) => {
+            eprintln!("measurement failed: {e:#}; removing what it created");
+            if let Err(c) = daemon.cleanup().await {
+                eprintln!("cleanup failed too: {c:#}");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn report_ports(args: &Args) -> anyhow::Result<()> {
+    let cnm = read_ports(args.required("cnm")?)?;
+    let dockerd = read_ports(args.required("dockerd")?)?;
+    let iperf = args.required("iperf")?;
+    let text = std::fs::read_to_string(iperf).with_context(|| format!("read {iperf}"))?;
+    let runs = ports_report::parse_iperf(&text)?;
+    let thr = ports_report::throughput(&runs);
+    for g in ports_report::goals(&cnm, &dockerd, &thr) {
+        println!(
+            "{:<4}  {}  ({})",
+            if g.pass { "pass" } else { "MISS" },
+            g.text,
+            g.measured
+        );
+    }
+    let out = args.required("out")?;
+    std::fs::write(
+        out,
+        ports_report::markdown(&args.meta, &cnm, &dockerd, &runs),
+    )
+    .with_context(|| format!("write {out}"))
+}
+
 fn report(args: &Args) -> anyhow::Result<()> {
     let cnm = read_results(args.required("cnm")?)?;
     let dockerd = read_results(args.required("dockerd")?)?;
@@ -161,7 +233,7 @@ fn report(args: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = raw.split_first() else {
-        bail!("usage: cnm-bench measure|cleanup|report --flag value ...");
+        bail!("usage: cnm-bench measure|cleanup|report|ports|ports-report --flag value ...");
     };
     let args = Args::parse(rest)?;
     match command.as_str() {
@@ -172,6 +244,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         "report" => report(&args),
-        other => bail!("unknown command {other:?} (measure, cleanup, report)"),
+        "ports" => measure_ports(&args).await,
+        "ports-report" => report_ports(&args),
+        other => bail!("unknown command {other:?} (measure, cleanup, report, ports, ports-report)"),
     }
 }

@@ -21,7 +21,7 @@ use crate::daemon::{Daemon, PREFIX};
 use crate::results::{Block, MemoryPoint, Op, Plan, Results, key, mem};
 use crate::stats::summarize;
 
-fn progress(text: &str) {
+pub(crate) fn progress(text: &str) {
     eprintln!("  [{}] {text}", chrono_less_clock());
 }
 

@@ -59,25 +59,39 @@ fn all_pids() -> Vec<u32> {
         .collect()
 }
 
+/// `daemon`'s direct children and every process whose command line contains `marker`, with
+/// their command lines.
+pub fn helpers(daemon: u32, marker: Option<&str>) -> Vec<(u32, String)> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != daemon)
+        .filter_map(|pid| {
+            let (ppid, cmdline) = process_info(pid)?;
+            let belongs = ppid == daemon || marker.is_some_and(|m| cmdline.contains(m));
+            belongs.then_some((pid, cmdline))
+        })
+        .collect()
+}
+
 /// Sum of the RSS of `daemon`'s direct children and of every process whose command line
 /// contains `marker` (processes that vanish while reading are skipped), and how many there were.
 pub fn helpers_rss_kib(daemon: u32, marker: Option<&str>) -> (u64, usize) {
     let mut total = 0;
     let mut count = 0;
-    for pid in all_pids() {
-        if pid == daemon {
-            continue;
-        }
-        let Some((ppid, cmdline)) = process_info(pid) else {
-            continue;
-        };
-        let belongs = ppid == daemon || marker.is_some_and(|m| cmdline.contains(m));
-        if belongs && let Ok(r) = resident(pid) {
+    for (pid, _) in helpers(daemon, marker) {
+        if let Ok(r) = resident(pid) {
             total += r.total_kib;
             count += 1;
         }
     }
     (total, count)
+}
+
+/// Proportional set size (`Pss` of `/proc/PID/smaps_rollup`, KiB): shared pages divided among
+/// the processes that map them, so the PSS of many processes adds up to what they really use.
+pub fn pss_kib(pid: u32) -> Option<u64> {
+    let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    field_kib(&rollup, "Pss")
 }
 
 #[cfg(test)]
@@ -94,6 +108,14 @@ mod tests {
         };
         assert_eq!(parse_resident(status), Some(expected));
         assert_eq!(parse_resident("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn pss_is_read_from_smaps_rollup() {
+        let rollup =
+            "00400000-7ffff [rollup]\nRss:\t  900 kB\nPss:\t  512 kB\nPss_Anon:\t 100 kB\n";
+        assert_eq!(field_kib(rollup, "Pss"), Some(512));
+        assert!(pss_kib(std::process::id()).unwrap() > 0);
     }
 
     #[test]
