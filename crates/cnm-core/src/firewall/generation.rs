@@ -6,9 +6,10 @@
 //! namespace (the daemon's); `read` sends `NFT_MSG_GETGEN` and returns `NFTA_GEN_ID`.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-const NETLINK_NETFILTER: libc::c_int = 12;
+use super::nfnl;
+
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_GETGEN: u16 = 16;
 const NFT_MSG_NEWGEN: u16 = 15;
@@ -23,34 +24,10 @@ pub struct Generation {
 
 impl Generation {
     pub fn open() -> io::Result<Generation> {
-        // SAFETY: plain socket(2); the fd is owned immediately.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let timeout = libc::timeval {
-            tv_sec: 1,
-            tv_usec: 0,
-        };
-        // SAFETY: valid fd, option value points to a timeval of the size passed.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &timeout as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
-        Ok(Generation { fd, seq: 0 })
+        Ok(Generation {
+            fd: nfnl::open_socket()?,
+            seq: 0,
+        })
     }
 
     /// The current ruleset generation.
@@ -62,37 +39,11 @@ impl Generation {
         msg[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
         msg[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: the buffer and address are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                msg.as_ptr() as *const libc::c_void,
-                msg.len(),
-                0,
-                &addr as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        nfnl::send(&self.fd, &msg)?;
         let mut buf = [0u8; 512];
         loop {
-            // SAFETY: the buffer is valid for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(id) = parse_reply(&buf[..n as usize], self.seq)? {
+            let n = nfnl::recv(&self.fd, &mut buf)?;
+            if let Some(id) = parse_reply(&buf[..n], self.seq)? {
                 return Ok(id);
             }
         }

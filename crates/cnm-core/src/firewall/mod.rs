@@ -56,11 +56,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind, HasKind};
 
+pub mod batch;
 pub mod conntrack;
 pub mod elements;
 pub mod generation;
 pub mod kernel;
 pub mod layout;
+pub mod nfnl;
 pub mod nft;
 pub mod policy;
 pub mod reconcile;
@@ -68,6 +70,7 @@ pub mod reconcile;
 use elements::{Data, Key};
 use generation::Generation;
 use kernel::KernelTable;
+use nfnl::NfnlSocket;
 use nft::Nft;
 pub use policy::{GatewayMode, NetworkPolicy, PortRule};
 use reconcile::{Desired, Plan};
@@ -107,6 +110,8 @@ pub struct Firewall {
     /// Families (`true` = IPv6) where cnm turned forwarding on.
     guard: BTreeSet<bool>,
     nft: Nft,
+    /// Element changes go straight to the kernel through this socket (see `batch.rs`).
+    nfnl: Option<NfnlSocket>,
     generation: Option<Generation>,
     /// The ruleset generation at which the kernel was last known to match the model.
     known_generation: Option<u32>,
@@ -121,36 +126,68 @@ impl Default for Firewall {
     }
 }
 
-type ElementRef<'a> = (&'static str, &'a Key, &'a Option<Data>);
+type ElementRef<'a> = (&'a Key, Option<&'a Data>);
 
-/// Deletions, then additions, of the elements that differ between `old` and `new`.
-fn delta_script(old: &[policy::Element], new: &[policy::Element]) -> String {
-    let index = |els: &[policy::Element]| -> BTreeMap<(&'static str, Key), Option<Data>> {
-        els.iter()
-            .map(|(s, k, d)| ((*s, k.clone()), d.clone()))
-            .collect()
-    };
+/// The elements that differ between `old` and `new`, by set: deletions, then additions.
+type Delta<'a> = [BTreeMap<&'static str, Vec<ElementRef<'a>>>; 2];
+
+fn delta<'a>(old: &'a [policy::Element], new: &'a [policy::Element]) -> Delta<'a> {
+    let index =
+        |els: &'a [policy::Element]| -> BTreeMap<(&'static str, &'a Key), &'a Option<Data>> {
+            els.iter().map(|(s, k, d)| ((*s, k), d)).collect()
+        };
     let (old_map, new_map) = (index(old), index(new));
     let mut deletes: BTreeMap<&str, Vec<ElementRef>> = BTreeMap::new();
     let mut adds: BTreeMap<&str, Vec<ElementRef>> = BTreeMap::new();
     for ((set, key), data) in &old_map {
-        if new_map.get(&(*set, key.clone())) != Some(data) {
-            deletes.entry(set).or_default().push((set, key, data));
+        if new_map.get(&(*set, *key)) != Some(data) {
+            deletes.entry(set).or_default().push((key, data.as_ref()));
         }
     }
     for ((set, key), data) in &new_map {
-        if old_map.get(&(*set, key.clone())) != Some(data) {
-            adds.entry(set).or_default().push((set, key, data));
+        if old_map.get(&(*set, *key)) != Some(data) {
+            adds.entry(set).or_default().push((key, data.as_ref()));
         }
     }
+    [deletes, adds]
+}
+
+/// The delta as an nft script (the path when there is no netlink socket).
+fn delta_script(delta: &Delta) -> String {
     let mut out = String::new();
-    for (verb, groups) in [("delete", deletes), ("add", adds)] {
+    for (verb, groups) in ["delete", "add"].into_iter().zip(delta) {
         for (set, items) in groups {
-            let items: Vec<_> = items.iter().map(|(_, k, d)| (*k, d.as_ref())).collect();
-            reconcile::element_commands(verb, set, &items, &mut out);
+            reconcile::element_commands(verb, set, items, &mut out);
         }
     }
     out
+}
+
+/// The delta as one nfnetlink batch: `None` if some element cannot be encoded.
+fn delta_batch(delta: &Delta, first_seq: u32) -> Option<(Vec<u8>, Vec<u32>)> {
+    let mut batch = batch::Batch::new(first_seq);
+    for (i, groups) in delta.iter().enumerate() {
+        for (set, items) in groups {
+            let decl = layout::set_decl(set)?;
+            let items: Vec<_> = items
+                .iter()
+                .map(|(k, d)| (k.as_slice(), d.map(Vec::as_slice)))
+                .collect();
+            let encoded = if i == 0 {
+                batch.delete(decl, &items)
+            } else {
+                batch.add(decl, &items)
+            };
+            if let Err(e) = encoded {
+                tracing::warn!(
+                    set = e.0,
+                    "element cannot be encoded for netlink; using nft"
+                );
+                return None;
+            }
+        }
+    }
+    (!batch.is_empty()).then(|| batch.finish())
 }
 
 impl Firewall {
@@ -164,6 +201,9 @@ impl Firewall {
             ports: BTreeMap::new(),
             guard: BTreeSet::new(),
             nft: Nft::new(),
+            nfnl: NfnlSocket::open()
+                .map_err(|e| tracing::warn!(error = %e, "no netfilter netlink socket; element changes will go through nft"))
+                .ok(),
             generation,
             known_generation: None,
             synced: false,
@@ -187,6 +227,15 @@ impl Firewall {
 
     pub fn remember_forward_guard(&mut self, v6: bool) {
         self.guard.insert(v6);
+    }
+
+    /// How element changes reach the kernel: `"netlink"` (raw batches) or `"nft"`.
+    pub fn element_path(&self) -> &'static str {
+        if self.nfnl.is_some() {
+            "netlink"
+        } else {
+            "nft"
+        }
     }
 
     pub fn network(&self, bridge: &str) -> Option<&NetworkPolicy> {
@@ -292,12 +341,19 @@ impl Firewall {
         if !self.synced {
             return self.reconcile().await.map(drop);
         }
-        let script = delta_script(old, new);
-        if script.is_empty() {
+        let delta = delta(old, new);
+        if delta.iter().all(BTreeMap::is_empty) {
             return Ok(());
         }
         let before = self.read_generation();
-        match self.nft.apply(&script).await {
+        let result = match self.nfnl.as_mut() {
+            Some(socket) => match delta_batch(&delta, socket.next_seq()) {
+                Some((bytes, acked)) => socket.transact(&bytes, &acked),
+                None => self.nft.apply(&delta_script(&delta)).await,
+            },
+            None => self.nft.apply(&delta_script(&delta)).await,
+        };
+        match result {
             Ok(()) => {
                 let after = self.read_generation();
                 // Still known-good only if nobody else committed since we last looked.
@@ -434,12 +490,12 @@ mod tests {
             ..policy("br-a", "172.18.0.0/16")
         }
         .elements();
-        let s = delta_script(&old, &new);
+        let s = delta_script(&delta(&old, &new));
         assert_eq!(
             s,
             "delete element inet cnm same_icc { \"br-a\" . \"br-a\" }\nadd element inet cnm same_noicc { \"br-a\" . \"br-a\" }\n"
         );
-        assert_eq!(delta_script(&old, &old), "");
+        assert_eq!(delta_script(&delta(&old, &old)), "");
     }
 
     #[test]
