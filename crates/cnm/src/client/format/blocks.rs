@@ -120,10 +120,8 @@ pub fn check(src: &str) -> Result<(), BlockError> {
                     "unexpected <define> in command".into(),
                 );
             }
-            word @ ("break" | "continue") if toks.len() == 1 => {
-                if !in_range(&stack) {
-                    return fail(close_line, format!("{{{{{word}}}}} outside {{{{range}}}}"));
-                }
+            word @ ("break" | "continue") if toks.len() == 1 && !in_range(&stack) => {
+                return fail(close_line, format!("{{{{{word}}}}} outside {{{{range}}}}"));
             }
             "end" => {
                 if stack.len() == 1 {
