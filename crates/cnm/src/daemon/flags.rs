@@ -70,6 +70,39 @@ pub struct DaemonArgs {
     /// The host's resolv.conf (source of nameservers when --dns is not given).
     #[arg(long, default_value = "/etc/resolv.conf", hide = true)]
     pub host_resolv_conf: PathBuf,
+    /// Seconds a client has to send a request's line and headers (also the longest a
+    /// kept-alive connection may wait for its next request).
+    #[arg(long, default_value_t = 10.0, hide = true, value_parser = parse_seconds)]
+    pub api_header_timeout: f64,
+    /// Seconds a client has to send a request's body, counted from its headers.
+    #[arg(long, default_value_t = 60.0, hide = true, value_parser = parse_seconds)]
+    pub api_body_timeout: f64,
+    /// Seconds a connection may sit with no request in progress and no byte moving (e.g. a
+    /// client that does not read its response) before it is closed.
+    #[arg(long, default_value_t = 60.0, hide = true, value_parser = parse_seconds)]
+    pub api_idle_timeout: f64,
+    /// API connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 256, hide = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_max_connections: u32,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds in (0, 86400]")),
+    }
+}
+
+impl DaemonArgs {
+    /// The API server's limits on slow clients.
+    pub fn api_limits(&self) -> crate::daemon::server::Limits {
+        crate::daemon::server::Limits {
+            header_read: std::time::Duration::from_secs_f64(self.api_header_timeout),
+            body_read: std::time::Duration::from_secs_f64(self.api_body_timeout),
+            idle: std::time::Duration::from_secs_f64(self.api_idle_timeout),
+            max_connections: self.api_max_connections as usize,
+        }
+    }
 }
 
 fn parse_cidr(flag: &str, text: &str) -> anyhow::Result<IpNet> {

@@ -2,10 +2,12 @@
 //!
 //! Start-up order: parse flags → open the store (exclusive lock) → build the drivers in the
 //! current namespace → restore state (`Controller::start`) → bind the socket → serve. The
-//! socket exists only once the daemon can answer, so clients that see it can use it.
+//! socket exists only once the daemon can answer, so clients that see it can use it. Slow
+//! and idle clients are bounded by `server` (see [`server::Limits`]).
 
 mod api;
 mod flags;
+mod server;
 mod socket;
 
 use std::sync::Arc;
@@ -88,8 +90,7 @@ async fn serve(args: DaemonArgs) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    server::serve(listener, app, args.api_limits(), shutdown)
         .await
         .context("serving the API")?;
     Ok(())

@@ -53,7 +53,7 @@ impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
 #[derive(Clone, Copy, Debug)]
 pub struct RequestVersion(pub ApiVersion);
 
-pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
+pub fn router(controller: Shared) -> Router {
     let state = AppState {
         controller,
         metrics: metrics::Metrics::new(),
@@ -89,7 +89,6 @@ pub fn router(controller: Shared) -> axum::routing::IntoMakeService<Router> {
     Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn(strip_version))
-        .into_make_service()
 }
 
 /// Splits `/v1.41/networks` into version 1.41 and path `/networks`, rejecting versions
