@@ -17,8 +17,9 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
-/// A daemon that takes longer than this to answer one request is taken as hung.
-const TIMEOUT: Duration = Duration::from_secs(120);
+/// A daemon that takes longer than this to answer one request is taken as hung (dockerd takes
+/// about a minute to start or remove a container with 1000 published ports).
+const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The answer to one request, with its measured latency.
 pub struct Answer {

@@ -441,8 +441,33 @@ pub fn markdown(
             median(&t.round_ratios)
         );
     }
+    md.push_str(METHOD);
     md
 }
+
+const METHOD: &str = "
+## Method
+
+- Each daemon runs in a network namespace of its own: cnm in `portsb-host-PID`, dockerd in
+  `ref-portsb` (`shared/tools/ref-dockerd`); an \"outside\" namespace has a veth to each
+  (10.254.1.0/24 and 10.254.2.0/24). Nothing touches the machine's own namespace.
+- API timings are wall times of single requests over the unix socket (HTTP/1.1 keep-alive), the
+  other daemon idle; a warm-up holder with one port first. A dockerd \"run\" is
+  `POST /containers/create` + `start` of `bb sleep 1d` with `ExposedPorts`/`PortBindings` as
+  `docker run -d -p` sends them; its removal is `DELETE /containers/{id}?force=1`.
+- cnm holds every published host port with a bound socket (for host IP 0.0.0.0: an IPv4 and an
+  IPv6 one), so that no other process can take it; a range therefore costs one `bind` per port
+  and address, while its firewall change is one interval element. dockerd starts two
+  `docker-proxy` processes per port instead (IPv4 and IPv6).
+- Memory: `VmRSS` and `Pss` (`/proc/PID/smaps_rollup`) one second after the last holder of a
+  level was created; for dockerd the helpers are its children (containerd, docker-proxy) and the
+  shims whose command line names its containerd socket.
+- Throughput: `iperf3 -c ADDR -t T -O 1 -J`, one TCP stream, Gbit/s received as the server
+  counted it; the server (`iperf3 -s`, the host's binary run with `nsenter --net`) lives in
+  sandbox/container `bench-ipa`; the bridge client in `bench-ipb` on the same network, the
+  published-port client in the outside namespace, to the host's veth address and port 15201
+  (DNAT to 5201).
+";
 
 #[cfg(test)]
 mod tests {
