@@ -371,6 +371,12 @@ impl Firewall {
     /// Lists the kernel's table and applies the difference to the model in one transaction.
     /// Returns what was changed (empty when the kernel already matched).
     pub async fn reconcile(&mut self) -> Result<Vec<String>, FirewallError> {
+        let result = self.reconcile_with_nft().await;
+        self.nft.release();
+        result
+    }
+
+    async fn reconcile_with_nft(&mut self) -> Result<Vec<String>, FirewallError> {
         let before = self.read_generation();
         let (kernel, exists) = self.list_kernel().await?;
         if !self.synced {
@@ -437,7 +443,9 @@ impl Firewall {
 
     /// What `reconcile` would change, without changing anything (for `cnm doctor`).
     pub async fn drift(&self) -> Result<Vec<String>, FirewallError> {
-        let (kernel, exists) = self.list_kernel().await?;
+        let listed = self.list_kernel().await;
+        self.nft.release();
+        let (kernel, exists) = listed?;
         let plan = reconcile::plan(&self.desired(), &kernel, exists);
         Ok(if plan.changes > 0 {
             plan.notes
