@@ -926,3 +926,144 @@ fn local_answer_latency() {
     );
     assert!(median < Duration::from_millis(5), "median {median:?}");
 }
+
+// ---- forwarding over the shared upstream sockets -------------------------------------------
+
+/// `n<k>.example` → 192.0.<k / 256>.<k % 256>: an answer that tells which query it answers.
+fn numbered_answer(name: &str) -> Ipv4Addr {
+    let k: u16 = name
+        .trim_start_matches('n')
+        .split('.')
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .expect("a numbered name");
+    let [high, low] = k.to_be_bytes();
+    Ipv4Addr::new(192, 0, high, low)
+}
+
+/// An upstream on its own thread that holds `batch` UDP queries, then answers them in reverse
+/// order (so replies come back in a different order than the queries went out); each answer
+/// is `numbered_answer` of the asked name. Returns how many distinct (port, id) pairs it saw.
+fn spawn_holding_upstream(address: SocketAddr, batch: usize) -> std::thread::JoinHandle<usize> {
+    let socket = UdpSocket::bind(address).expect("bind holding upstream");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut buffer = [0u8; 4096];
+        while held.len() < batch {
+            let (len, peer) = socket.recv_from(&mut buffer).expect("upstream recv");
+            let request = Message::from_vec(&buffer[..len]).expect("a valid query");
+            seen.insert((peer.port(), request.id));
+            let mut reply = Message::response(request.id, request.op_code);
+            reply.add_queries(request.queries.iter().cloned());
+            let owner = request.queries[0].name().clone();
+            let answer = numbered_answer(&owner.to_ascii());
+            reply.add_answer(Record::from_rdata(owner, 30, RData::A(A(answer))));
+            held.push((reply.to_vec().unwrap(), peer));
+        }
+        for (n, (reply, peer)) in held.into_iter().rev().enumerate() {
+            socket.send_to(&reply, peer).expect("upstream send");
+            if n % 50 == 49 {
+                // Paced, so the resolver's socket buffers cannot overflow on loopback.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        seen.len()
+    })
+}
+
+#[test]
+fn a_burst_of_concurrent_forwards_from_several_sandboxes_gets_the_right_answers() {
+    // Over the old per-sandbox cap of 256, all in flight at once (the upstream holds them all),
+    // from three sandboxes that reuse the same client ids: the rewritten ids keep them apart.
+    const PER_SANDBOX: u16 = 300;
+    let Some(f) = fixture(quick_config(Vec::new())) else {
+        return;
+    };
+    let upstream_address = addr("127.0.0.1:5310");
+    let upstream = f
+        .host
+        .block_on(async { spawn_holding_upstream(upstream_address, 3 * usize::from(PER_SANDBOX)) });
+    f.resolver.set_upstreams(vec![upstream_address]);
+    let clients: Vec<(usize, UdpSocket)> = [&f.web.1, &f.db.1, &f.api.1]
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| (i, udp_client(path)))
+        .collect();
+    // Readers first, so the replies are taken off the clients' sockets as they come.
+    let readers: Vec<_> = clients
+        .iter()
+        .map(|(i, client)| {
+            let (i, client) = (*i as u16, client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut answered = std::collections::HashSet::new();
+                let mut buffer = [0u8; 4096];
+                while answered.len() < usize::from(PER_SANDBOX) {
+                    let len = client.recv(&mut buffer).expect("every query is answered");
+                    let reply = Message::from_vec(&buffer[..len]).expect("decode reply");
+                    assert_eq!(reply.response_code, ResponseCode::NoError, "never REFUSED");
+                    let name = format!("n{}.example.", i * PER_SANDBOX + reply.id);
+                    assert_eq!(reply.queries[0].name().to_ascii(), name, "the client's id");
+                    assert_eq!(addresses(&reply), vec![IpAddr::V4(numbered_answer(&name))]);
+                    assert!(answered.insert(reply.id), "one reply per query");
+                }
+            })
+        })
+        .collect();
+    for (i, client) in &clients {
+        for id in 0..PER_SANDBOX {
+            let k = *i as u16 * PER_SANDBOX + id;
+            client
+                .send(&query(id, &format!("n{k}.example"), RecordType::A))
+                .expect("send");
+            if id % 25 == 24 {
+                // Paced a little, so no socket buffer on the way overflows (a lost datagram
+                // would leave the holding upstream waiting); all are still in flight at once.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    for reader in readers {
+        reader.join().expect("all answered, correctly");
+    }
+    assert_eq!(
+        upstream.join().unwrap(),
+        3 * usize::from(PER_SANDBOX),
+        "every query in flight had its own (port, id) upstream"
+    );
+    assert_eq!(f.resolver.stats().refused, 0);
+}
+
+#[test]
+fn a_dead_upstream_fails_over_and_the_shared_sockets_keep_working() {
+    let Some(f) = fixture(quick_config(Vec::new())) else {
+        return;
+    };
+    let good = spawn_upstream(
+        &f.host,
+        addr("127.0.0.1:5312"),
+        Behaviour::Answer,
+        Ipv4Addr::new(192, 0, 2, 40),
+    );
+    // 5311: nobody listens (ICMP unreachable): the next server is asked at once, many times
+    // over on the same long-lived sockets.
+    f.resolver
+        .set_upstreams(vec![addr("127.0.0.1:5311"), good.address]);
+    let web = udp_client(&f.web.1);
+    let started = Instant::now();
+    for n in 0..20 {
+        let reply = ask_udp(&web, &format!("f{n}.example"), RecordType::A);
+        assert_eq!(addresses(&reply), ips(&["192.0.2.40"]));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no hedge delay: {:?}",
+        started.elapsed()
+    );
+    // The dead server comes back: once its penalty is over it would be asked again; here the
+    // good one simply keeps answering, and a late TC still goes to TCP on the same server.
+    let reply = ask_udp(&web, "last.example", RecordType::A);
+    assert_eq!(addresses(&reply), ips(&["192.0.2.40"]));
+    assert_eq!(good.udp_queries.load(Ordering::SeqCst), 21);
+    assert_eq!(f.resolver.stats().upstream_failures, 0);
+}

@@ -1,9 +1,11 @@
 //! Forwarding queries that are not ours to upstream resolvers, from the daemon's namespace.
 //!
 //! Contract of `Forwarder::forward(query, upstreams, transport)`:
-//! - The raw query bytes go out unchanged except for the id, which is replaced by a random one
-//!   per attempt (and restored in the reply), so a reply is only accepted from the server it
-//!   was asked of, for that attempt. Each attempt uses a fresh socket.
+//! - The raw query bytes go out unchanged except for the id, which is replaced by one of ours
+//!   per attempt (and the client's restored in the reply), so a reply is only accepted from
+//!   the server it was asked of, for that attempt. UDP goes over a few long-lived connected
+//!   sockets per server (`udp_pool`, which owns id allocation and reply matching); TCP opens a
+//!   connection per attempt (rare: TCP clients and truncated answers).
 //! - UDP queries go out over UDP and are retried over TCP, to the same server, when the reply
 //!   has TC set; TCP queries go out over TCP.
 //! - Servers are tried in order, each with its own short timeout (`upstream_timeout`), and the
@@ -17,7 +19,7 @@
 //!   cap on queries in flight was reached and no slot freed up within `upstream_timeout`.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,10 +27,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep, timeout};
 
+use super::udp_pool::{UdpError, UdpPool};
 use super::wire::Transport;
 
 /// How long a server that timed out is tried after the healthy ones.
@@ -60,6 +63,7 @@ pub struct Forwarder {
     in_flight: Semaphore,
     /// Servers that recently timed out → until when they are tried last.
     penalized: Mutex<HashMap<SocketAddr, Instant>>,
+    udp: UdpPool,
 }
 
 /// Why one attempt at one server gave no usable reply.
@@ -67,8 +71,18 @@ pub struct Forwarder {
 enum AttemptError {
     /// No answer in time, or the server could not be reached: penalize it.
     Unreachable,
-    /// The server answered SERVFAIL/REFUSED, or garbage.
+    /// The server answered SERVFAIL/REFUSED, or garbage; or we had no id free to ask it.
     Unusable,
+}
+
+impl From<UdpError> for AttemptError {
+    fn from(error: UdpError) -> Self {
+        match error {
+            UdpError::Unreachable { .. } => AttemptError::Unreachable,
+            // Our own congestion, not the server's fault: do not penalize it.
+            UdpError::NoFreeId { .. } => AttemptError::Unusable,
+        }
+    }
 }
 
 impl Forwarder {
@@ -76,6 +90,7 @@ impl Forwarder {
         Forwarder {
             in_flight: Semaphore::new(policy.max_in_flight),
             penalized: Mutex::new(HashMap::new()),
+            udp: UdpPool::default(),
             policy,
         }
     }
@@ -163,16 +178,13 @@ impl Forwarder {
         server: SocketAddr,
         transport: Transport,
     ) -> (usize, SocketAddr, Result<Vec<u8>, AttemptError>) {
-        let id: u16 = rand::random();
-        let mut outgoing = query.to_vec();
-        outgoing[..2].copy_from_slice(&id.to_be_bytes());
         let exchange = async {
             match transport {
-                Transport::Udp => match exchange_udp(&outgoing, server, id).await? {
-                    reply if is_truncated(&reply) => exchange_tcp(&outgoing, server, id).await,
+                Transport::Udp => match self.udp.exchange(server, query).await? {
+                    reply if is_truncated(&reply) => exchange_tcp(query, server).await,
                     reply => Ok(reply),
                 },
-                Transport::Tcp => exchange_tcp(&outgoing, server, id).await,
+                Transport::Tcp => exchange_tcp(query, server).await,
             }
         };
         let outcome = match timeout(self.policy.upstream_timeout, exchange).await {
@@ -201,48 +213,17 @@ fn answers(reply: &[u8], id: u16) -> bool {
     reply.len() >= 12 && reply[2] & 0x80 != 0 && u16::from_be_bytes([reply[0], reply[1]]) == id
 }
 
-async fn exchange_udp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u8>, AttemptError> {
-    let local: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|_| AttemptError::Unreachable)?;
-    socket
-        .connect(server)
-        .await
-        .map_err(|_| AttemptError::Unreachable)?;
-    socket
-        .send(query)
-        .await
-        .map_err(|_| AttemptError::Unreachable)?;
-    // Room for the largest datagram, but not zeroed: `recv_buf` fills spare capacity, which
-    // saves clearing 64 KiB on every forwarded query.
-    let mut buffer: Vec<u8> = Vec::with_capacity(usize::from(u16::MAX));
-    loop {
-        buffer.clear();
-        // ECONNREFUSED (ICMP port unreachable) lands here: the server is not there.
-        socket
-            .recv_buf(&mut buffer)
-            .await
-            .map_err(|_| AttemptError::Unreachable)?;
-        // A stray datagram (a late reply to an earlier attempt cannot reach this fresh socket,
-        // but anything else can) is skipped; the timeout bounds the wait.
-        if answers(&buffer, id) {
-            return Ok(buffer);
-        }
-    }
-}
-
-async fn exchange_tcp(query: &[u8], server: SocketAddr, id: u16) -> Result<Vec<u8>, AttemptError> {
+/// One query over a fresh TCP connection, under a random id of ours.
+async fn exchange_tcp(query: &[u8], server: SocketAddr) -> Result<Vec<u8>, AttemptError> {
+    let id: u16 = rand::random();
     let mut stream = TcpStream::connect(server)
         .await
         .map_err(|_| AttemptError::Unreachable)?;
     let length = u16::try_from(query.len()).map_err(|_| AttemptError::Unusable)?;
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&length.to_be_bytes());
-    framed.extend_from_slice(query);
+    framed.extend_from_slice(&id.to_be_bytes());
+    framed.extend_from_slice(&query[2..]);
     stream
         .write_all(&framed)
         .await

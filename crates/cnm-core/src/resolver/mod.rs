@@ -16,6 +16,8 @@
 //!   `start` got some, else to the resolver's (`--dns`, or the host's resolv.conf), at most 3:
 //!   short per-server timeouts, the next server started early, TCP retry on truncation. No
 //!   upstreams → SERVFAIL at once; there is never a silent fallback to public resolvers.
+//!   UDP goes over a few long-lived connected sockets per upstream shared by all sandboxes
+//!   (`udp_pool`: rewritten ids, replies matched by id and question).
 //! - `resolv_conf` renders the `/etc/resolv.conf` that goes with it (§8.6).
 
 mod forward;
@@ -23,6 +25,7 @@ mod records;
 mod resolv_conf;
 mod server;
 mod stats;
+mod udp_pool;
 mod wire;
 
 pub use forward::Forwarded;

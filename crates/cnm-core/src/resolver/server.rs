@@ -35,8 +35,12 @@ use super::forward::Forwarded;
 use super::stats::Fate;
 use super::wire::{MAX_QUERY_LEN, Outcome, Transport, error_reply, handle};
 
-/// Forwarded UDP queries in flight per sandbox before new ones are refused.
-const MAX_PENDING_UDP: usize = 256;
+/// Forwarded UDP queries in flight per sandbox before new ones are refused. As large as the
+/// daemon-wide cap (`max_in_flight`, Docker's 1024), so a burst from one sandbox (dnsperf
+/// keeps 100 outstanding; a restarting service can fire hundreds) waits for upstream slots
+/// rather than being REFUSED; still a bound, since each pending query holds ~1-2 KiB (its
+/// bytes, the parsed request, the forward's state).
+const MAX_PENDING_UDP: usize = 1024;
 /// Forwarded queries in flight per TCP connection before it stops reading.
 const MAX_PIPELINED: usize = 32;
 /// Pause after an accept/receive error (EMFILE, ENOBUFS), so a persistent one cannot spin.
