@@ -19,10 +19,10 @@
 //! Known gaps of the daemon are listed in the report and fail the test only with
 //! `CNM_CHAOS_STRICT=1`. Fixed since they were found here: an interrupted sandbox create or
 //! removal left half done (now an intent record, finished at start), a lost default route
-//! (re-asserted at start) and a reused address's stale neighbour entry (forgotten on attach).
-//! Still possible: a sandbox whose gateway endpoint went away in an interrupted operation may
-//! come back without its published ports (they move with the gateway endpoint after the
-//! endpoint change is committed).
+//! (re-asserted at start), a reused address's stale neighbour entry (forgotten on attach),
+//! and a sandbox whose gateway endpoint went away in an interrupted disconnect coming back
+//! without its published ports (re-published on the new gateway endpoint at start; the exact
+//! crash is reproduced by `tests/crash_points.rs`), which now always fails the test.
 //!
 //! Environment: `CNM_CHAOS_SEED` (default: from the clock; always printed; a seed replays the
 //! same choices as long as interrupted operations settle the same way), `CNM_CHAOS_OPS`

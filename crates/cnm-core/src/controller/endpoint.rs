@@ -383,6 +383,7 @@ impl Controller {
             batch.put(Kind::Sandbox, s.id.as_str(), s);
         }
         self.commit(&batch)?;
+        super::failpoint::hit("detach:removal-committed");
         state.remove_endpoint(&endpoint.id);
         if let Some(s) = sandbox {
             state.insert_sandbox(s);

@@ -5,7 +5,8 @@
 //! gateway families before fewer; network name ascending. The IPv4 gateway endpoint is the
 //! first with an IPv4 gateway, the IPv6 one likewise, independently. As with Docker, the
 //! sandbox's published ports go through its IPv4 gateway endpoint only: when that changes, the
-//! old one unpublishes first and the new one publishes.
+//! old one unpublishes first and the new one publishes. At start-up, [`ensure_routes`] and
+//! [`ensure_ports`] re-assert both from the selection, whatever a crash left half moved.
 
 use cnm_types::Id;
 
@@ -158,4 +159,63 @@ pub(crate) async fn ensure_routes(state: &State, sandbox: &Id) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Makes the sandbox's published ports hang off its selected IPv4 gateway endpoint, at
+/// start-up after the recorded ports are restored. A disconnect commits the endpoint's
+/// removal before the ports move, so a crash in between leaves the new gateway endpoint
+/// without ports: they are programmed again here (a fresh host port where the binding asked
+/// for any). Another endpoint of the sandbox that still records ports gives them up. Returns
+/// the endpoints whose recorded ports changed, for the caller to persist. Idempotent.
+pub(crate) async fn ensure_ports(state: &mut State, sandbox: &Id) -> Result<Vec<Id>> {
+    let Some(sb) = state.sandboxes.get(sandbox) else {
+        return Ok(Vec::new());
+    };
+    let (bindings, members) = (sb.port_bindings.clone(), sb.endpoints.clone());
+    let (gateway, _) = select(state, sandbox);
+    let mut changed = Vec::new();
+    for id in members.iter().filter(|id| Some(*id) != gateway.as_ref()) {
+        let Some(stale) = state
+            .endpoints
+            .get(id)
+            .filter(|e| !e.ports.is_empty())
+            .cloned()
+        else {
+            continue;
+        };
+        if let Some(network) = state.networks.get(&stale.network).cloned()
+            && let Some(driver) = state.drivers.get_mut(&network.driver)
+        {
+            driver.revoke_ports(&network, &stale).await?;
+        }
+        if let Some(e) = state.endpoints.get_mut(id) {
+            e.ports.clear();
+        }
+        changed.push(id.clone());
+    }
+    let Some(chosen) = gateway.and_then(|id| state.endpoints.get(&id)).cloned() else {
+        return Ok(changed);
+    };
+    if bindings.is_empty() || !chosen.ports.is_empty() {
+        return Ok(changed);
+    }
+    let Some(network) = state.networks.get(&chosen.network).cloned() else {
+        return Ok(changed);
+    };
+    if network.internal {
+        return Ok(changed);
+    }
+    let Some(driver) = state.drivers.get_mut(&network.driver) else {
+        return Ok(changed);
+    };
+    let specs = BridgeDriver::parse_port_bindings(&bindings)?;
+    let actual = driver.program_ports(&network, &chosen, &specs).await?;
+    if !actual.is_empty() {
+        tracing::warn!(endpoint = %chosen.id.short(), "the sandbox's gateway endpoint had lost its published ports; published them again");
+        if let Some(e) = state.endpoints.get_mut(&chosen.id) {
+            e.ports = actual;
+        }
+        changed.push(chosen.id.clone());
+    }
+    Ok(changed)
 }

@@ -30,6 +30,7 @@ mod dns;
 mod doctor;
 mod endpoint;
 mod etc;
+pub mod failpoint;
 mod gateway;
 mod ipam_alloc;
 mod network;

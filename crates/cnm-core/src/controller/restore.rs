@@ -3,8 +3,9 @@
 //! Contract (DESIGN §4.2, "reconcile, never flush"): after `start`, the kernel matches the
 //! store. Networks get their bridges back (recreated if missing); sandboxes whose namespace is
 //! gone lose their endpoints and addresses; endpoints whose interface is gone are re-plumbed;
-//! namespaces, veths, bridges and files that no record owns are removed. The predefined
-//! networks exist afterwards.
+//! namespaces, veths, bridges and files that no record owns are removed. Each sandbox's
+//! default routes and published ports are on its selected gateway endpoint, whatever a crash
+//! left half moved. The predefined networks exist afterwards.
 
 use std::collections::BTreeMap;
 
@@ -149,6 +150,7 @@ impl Controller {
                 tracing::warn!(endpoint = %endpoint.id.short(), error = %e, "restoring published ports");
             }
         }
+        self.ensure_gateway_ports(&mut state).await?;
         if let Driver::Bridge(bridge) = &state.drivers.bridge {
             bridge.finish_restore().await?;
         }
@@ -169,6 +171,30 @@ impl Controller {
         self.note_repairs(repaired as u64);
         tracing::info!(?report, "state restored");
         Ok(report)
+    }
+
+    /// Publishes each sandbox's ports on its current gateway endpoint where a crash left
+    /// them behind (see `gateway::ensure_ports`), after the recorded ports are re-taken so a
+    /// fresh host port cannot collide with one of them; persists what changed.
+    async fn ensure_gateway_ports(&self, state: &mut State) -> Result<()> {
+        let mut batch = Batch::default();
+        let ids: Vec<Id> = state.sandboxes.keys().cloned().collect();
+        for id in ids {
+            match super::gateway::ensure_ports(state, &id).await {
+                Ok(changed) => {
+                    for e in changed.iter().filter_map(|e| state.endpoints.get(e)) {
+                        batch.put(Kind::Endpoint, e.id.as_str(), e);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(sandbox = %id.short(), error = %e, "publishing ports on the gateway endpoint")
+                }
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.commit(&batch)
     }
 
     /// Re-reserves an endpoint's addresses and checks its interface; re-plumbs it if gone.

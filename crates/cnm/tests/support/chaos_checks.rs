@@ -7,8 +7,9 @@
 //! caller fails on the first one. `Checks::run` counts every invariant it evaluated. Published
 //! ports are probed with real connections (`chaos_ports`). Known gaps of the daemon are
 //! collected in `gaps` (once each) and fail only when `strict`: a stale host neighbour entry
-//! for a reused address, and a lost port or default route on a sandbox that an interrupted
-//! operation touched (`SbModel::at_risk`, cleared once the sandbox checks out).
+//! for a reused address, and a lost default route on a sandbox that an interrupted operation
+//! touched (`SbModel::at_risk`, cleared once the sandbox checks out). A lost published port
+//! always fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -318,9 +319,19 @@ impl Checks {
                     ));
                 }
                 (true, None) => {
-                    let detail = format!("{name} lost its port: {}", api_sb["NetworkSettings"]);
-                    self.gap_unless_strict(name, &sb.at_risk, "published ports survive", detail)?;
-                    continue;
+                    // No longer a known gap: the start re-publishes on the gateway endpoint.
+                    let during = sb
+                        .at_risk
+                        .as_ref()
+                        .map(|op| format!(" after a kill during {op}"))
+                        .unwrap_or_default();
+                    return Err(broken(
+                        "published ports survive",
+                        format!(
+                            "{name} lost its port{during}: {}",
+                            api_sb["NetworkSettings"]
+                        ),
+                    ));
                 }
                 (true, Some(p)) => {
                     if sb.host_port.is_some_and(|old| old != p) {
