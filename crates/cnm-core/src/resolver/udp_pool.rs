@@ -19,7 +19,8 @@
 //! - Each socket is retired after `ROTATE_AFTER` queries and a new one (new random source
 //!   port) takes its place; the old one lives until its last query is done. Together with the
 //!   random ids and the question check this keeps off-path spoofing about as hard as with a
-//!   port per query. A server not asked for `IDLE_EVICT` loses its sockets.
+//!   port per query. Servers not asked for `IDLE_EVICT` lose their sockets when a new server
+//!   is first asked (the sweep stays off the hot path; the set of servers is small anyway).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
