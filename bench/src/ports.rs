@@ -20,7 +20,8 @@
 //!    added until the level is reached; then memory (RSS and PSS of the daemon and its helper
 //!    processes) and `connect_reps` timed pairs of: connect/disconnect of `bench-pn2` to a holder
 //!    on `bench-pn`; on cnm, connect/disconnect of a parked sandbox with one port (publishes and
-//!    unpublishes it); and run/rm of a holder with one port (`docker run -p` / sandbox create).
+//!    unpublishes it); and run/rm of a holder with one port (`docker run -p` / sandbox create;
+//!    `reps` of them on dockerd). The kinds take turns, after one warm-up turn.
 
 use std::time::{Duration, Instant};
 
@@ -323,45 +324,52 @@ async fn level(d: &mut Daemon, plan: &PortsPlan, level: usize) -> anyhow::Result
         range: false,
     };
     let [mut c, mut dc, mut pc, mut pd, mut ru, mut rd]: [Vec<Duration>; 6] = Default::default();
-    for i in 0..plan.connect_reps + 1 {
-        let warm = i == 0;
-        let t = (
-            d.connect(&pn2, &holder).await?,
-            d.disconnect(&pn2, &holder).await?,
-        );
-        if !warm {
-            c.push(t.0);
-            dc.push(t.1);
-        }
-    }
-    if d.kind == Kind::Cnm {
-        park(d, &single, one).await?;
-        for i in 0..plan.connect_reps + 1 {
-            let t = (
-                d.connect(&name("pn"), &single).await?,
-                d.disconnect(&name("pn"), &single).await?,
-            );
-            if i > 0 {
-                pc.push(t.0);
-                pd.push(t.1);
-            }
-        }
-        d.remove_holder(&single).await?;
-    }
-    // Holders with one port: docker run costs ~0.3 s, so fewer of them on dockerd.
+    // Holders with one port: docker run costs ~0.5 s, so fewer of them on dockerd.
     let run_reps = match d.kind {
         Kind::Cnm => plan.connect_reps,
         Kind::Dockerd => plan.reps,
     };
-    for i in 0..run_reps + 1 {
-        let t = (
-            up(d, &single, &name("pn"), one).await?,
-            d.remove_holder(&single).await?,
-        );
-        if i > 0 {
-            ru.push(t.0);
-            rd.push(t.1);
+    let parked = name("parked");
+    if d.kind == Kind::Cnm {
+        park(d, &parked, one).await?;
+    }
+    // The three kinds of operation take turns, so that a disturbance of the shared machine
+    // hits them alike; the first turn is a warm-up.
+    for i in 0..=plan.connect_reps.max(run_reps) {
+        let keep = i > 0;
+        if i <= plan.connect_reps {
+            let t = (
+                d.connect(&pn2, &holder).await?,
+                d.disconnect(&pn2, &holder).await?,
+            );
+            if keep {
+                c.push(t.0);
+                dc.push(t.1);
+            }
+            if d.kind == Kind::Cnm {
+                let t = (
+                    d.connect(&name("pn"), &parked).await?,
+                    d.disconnect(&name("pn"), &parked).await?,
+                );
+                if keep {
+                    pc.push(t.0);
+                    pd.push(t.1);
+                }
+            }
         }
+        if i <= run_reps {
+            let t = (
+                up(d, &single, &name("pn"), one).await?,
+                d.remove_holder(&single).await?,
+            );
+            if keep {
+                ru.push(t.0);
+                rd.push(t.1);
+            }
+        }
+    }
+    if d.kind == Kind::Cnm {
+        d.remove_holder(&parked).await?;
     }
     let result = Level {
         ports: level,

@@ -3,8 +3,8 @@
 //!
 //! Contract: `markdown` takes the two `PortsResults` and the iperf3 runs (TSV written by
 //! `bench/ports`: `round daemon path gbps load1`, one line per run, a header line first) and
-//! returns the whole `RESULTS-ports.md`. Throughput is compared by medians over rounds; each
-//! round ran cnm and dockerd back to back, so the median of per-round ratios is given too.
+//! returns the whole `RESULTS-ports.md`. Each throughput round ran cnm and dockerd back to back:
+//! the goal is judged on the median of the per-round ratios; the ratio of medians is shown too.
 
 use std::fmt::Write as _;
 
@@ -180,10 +180,10 @@ pub fn goals(cnm: &PortsResults, dockerd: &PortsResults, thr: &[Throughput]) -> 
         let a = ms(first.publish1_connect.as_ref());
         let b = ms(last.publish1_connect.as_ref());
         let (pa, pb) = (first.connect.median_ms, last.connect.median_ms);
-        let flat = |a: f64, b: f64| b <= a * 1.25 + 0.5;
+        let flat = |a: f64, b: f64| b <= a + (0.25 * a).max(1.0);
         goals.push(Goal {
             text: format!(
-                "connect latency flat from {} to {} published ports (within 25% + 0.5 ms)",
+                "connect latency flat from {} to {} published ports (medians within 25% or 1 ms)",
                 first.ports, last.ports
             ),
             measured: format!(
@@ -212,17 +212,20 @@ pub fn goals(cnm: &PortsResults, dockerd: &PortsResults, thr: &[Throughput]) -> 
         });
     }
     for t in thr {
-        let r = t.ratio();
+        // Judged on the paired ratios: each round ran both back to back, so a slow spell of the
+        // shared machine moves both figures of a round, not one daemon's median.
+        let paired = median(&t.round_ratios);
         goals.push(Goal {
             text: format!(
-                "throughput {} ≥ {THROUGHPUT_GOAL}× dockerd's",
+                "throughput {} ≥ {THROUGHPUT_GOAL}× dockerd's (median of per-round ratios)",
                 path_label(&t.path)
             ),
             measured: format!(
-                "{r:.3}× (per-round ratios: median {:.3})",
-                median(&t.round_ratios)
+                "{paired:.3}× ({} rounds; ratio of medians {:.3}×)",
+                t.round_ratios.len(),
+                t.ratio()
             ),
-            pass: r >= THROUGHPUT_GOAL,
+            pass: paired >= THROUGHPUT_GOAL,
         });
     }
     goals
