@@ -220,6 +220,44 @@ fn bridge_add_address_and_delete() {
     });
 }
 
+/// `del_link_unlisted` answers once the kernel announced the deletion: by then the link, its
+/// addresses and its routes are gone and its name can be used again; a missing link is still
+/// a NotFound error.
+#[test]
+fn a_deleted_link_is_gone_when_del_link_unlisted_returns() {
+    let Some(host) = support::private_host() else {
+        return;
+    };
+    host.block_on(async {
+        let nl = Netlink::current().unwrap();
+        for round in 0..3 {
+            let index = nl.add_bridge("br-unlist", None).await.expect("add bridge");
+            nl.add_address(index, net("10.9.0.1/24")).await.unwrap();
+            nl.set_up(index).await.unwrap();
+            nl.del_link_unlisted(index).await.expect("delete");
+            assert_eq!(
+                nl.link_by_name("br-unlist").await.unwrap(),
+                None,
+                "round {round}"
+            );
+            assert_eq!(
+                nl.link_by_index(index).await.unwrap(),
+                None,
+                "round {round}"
+            );
+            assert!(
+                nl.link_scope_routes_v4().await.unwrap().is_empty(),
+                "round {round}"
+            );
+        }
+        let missing = nl
+            .del_link_unlisted(999_999)
+            .await
+            .expect_err("no such link");
+        assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");
+    });
+}
+
 #[test]
 fn netlink_errors_carry_errno_kind_and_object() {
     let Some(host) = support::private_host() else {

@@ -23,6 +23,7 @@ mod neighbour;
 mod route;
 pub mod route_watch;
 pub mod sublink;
+mod unlist;
 
 use std::io;
 use std::net::IpAddr;

@@ -374,7 +374,7 @@ impl BridgeDriver {
             .remove_network(&net.config.bridge_name)
             .await?;
         if !net.adopted && !net.config.default_bridge {
-            match self.host.del_link(net.index).await {
+            match self.host.del_link_unlisted(net.index).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 other => other?,
             }
