@@ -448,7 +448,8 @@ impl BridgeDriver {
             return Ok(());
         };
         if let Some(link) = self.host.link_by_name(name).await? {
-            match self.host.del_link(link.index).await {
+            // Deleting one end of a veth unlists both before the kernel announces it.
+            match self.host.del_link_unlisted(link.index).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 other => other?,
             }
