@@ -220,11 +220,11 @@ fn bridge_add_address_and_delete() {
     });
 }
 
-/// `del_link_unlisted` answers once the kernel announced the deletion: by then the link, its
+/// `delete_link_unlisted` answers once the kernel announced the deletion: by then the link, its
 /// addresses and its routes are gone and its name can be used again; a missing link is still
 /// a NotFound error.
 #[test]
-fn a_deleted_link_is_gone_when_del_link_unlisted_returns() {
+fn a_deleted_link_is_gone_when_delete_link_unlisted_returns() {
     let Some(host) = support::private_host() else {
         return;
     };
@@ -234,7 +234,9 @@ fn a_deleted_link_is_gone_when_del_link_unlisted_returns() {
             let index = nl.add_bridge("br-unlist", None).await.expect("add bridge");
             nl.add_address(index, net("10.9.0.1/24")).await.unwrap();
             nl.set_up(index).await.unwrap();
-            nl.del_link_unlisted(index).await.expect("delete");
+            cnm_core::osl::netlink::delete_link_unlisted(index)
+                .await
+                .expect("delete");
             assert_eq!(
                 nl.link_by_name("br-unlist").await.unwrap(),
                 None,
@@ -250,8 +252,7 @@ fn a_deleted_link_is_gone_when_del_link_unlisted_returns() {
                 "round {round}"
             );
         }
-        let missing = nl
-            .del_link_unlisted(999_999)
+        let missing = cnm_core::osl::netlink::delete_link_unlisted(999_999)
             .await
             .expect_err("no such link");
         assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing}");

@@ -24,6 +24,7 @@ mod route;
 pub mod route_watch;
 pub mod sublink;
 mod unlist;
+pub use unlist::delete_link_unlisted;
 
 use std::io;
 use std::net::IpAddr;

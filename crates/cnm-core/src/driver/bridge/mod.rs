@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use crate::error::{Error, ErrorKind, HasKind, Result};
 use crate::firewall::{Firewall, NetworkPolicy};
 use crate::model::{Endpoint, Network};
-use crate::osl::netlink::VethSpec;
+use crate::osl::netlink::{self, VethSpec};
 use crate::osl::{Netlink, netns, sysctl};
 use crate::portmap::PortAllocator;
 
@@ -374,7 +374,7 @@ impl BridgeDriver {
             .remove_network(&net.config.bridge_name)
             .await?;
         if !net.adopted && !net.config.default_bridge {
-            match self.host.del_link_unlisted(net.index).await {
+            match netlink::delete_link_unlisted(net.index).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 other => other?,
             }
@@ -449,7 +449,7 @@ impl BridgeDriver {
         };
         if let Some(link) = self.host.link_by_name(name).await? {
             // Deleting one end of a veth unlists both before the kernel announces it.
-            match self.host.del_link_unlisted(link.index).await {
+            match netlink::delete_link_unlisted(link.index).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 other => other?,
             }

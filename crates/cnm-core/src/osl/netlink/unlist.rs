@@ -7,22 +7,118 @@
 //! addresses and routes are gone, and no packet can use it. Nothing the caller can observe
 //! changes after the announcement.
 //!
-//! Contract: `Netlink::del_link_unlisted` returns `Ok` once the kernel announced the deletion
-//! of `index` in the caller's namespace, or the request's own result if that comes first (an
-//! error, or success before the announcement was read). Without a listener (no socket) it is
-//! `del_link`. The request still completes in the background; a late error is logged.
-//! A link of another namespace is never announced here, so that case waits for the request.
+//! The request is sent on a socket of its own from a blocking thread: on the shared rtnetlink
+//! connection it would hold up every later request (the next connect) until the barrier ends.
+//!
+//! Contract: `delete_link_unlisted(index)` deletes link `index` of the caller's namespace (the
+//! sockets are made on the calling thread; tokio workers never leave the daemon's namespace)
+//! and returns `Ok` once the kernel announced the deletion, or the request's own result if
+//! that comes first (an error, or success before the announcement was read). The request
+//! still completes in the background; a late error is logged.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
-use super::Netlink;
 use crate::osl::{OslError, OslResult};
 
 const RTMGRP_LINK: u32 = 1;
 const RTM_DELLINK: u16 = 17;
 const NLMSG_HDR: usize = 16;
+
+fn netlink_socket(groups: u32, nonblocking: bool) -> std::io::Result<OwnedFd> {
+    let flags = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: plain socket(2); the fd is owned immediately.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: sockaddr_nl is plain data; all zeroes is a valid value.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    addr.nl_groups = groups;
+    // SAFETY: valid fd and address of the size passed.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Sends `RTM_DELLINK` for `index` on `fd` and waits for the kernel's answer (blocking).
+fn delete_blocking(fd: &OwnedFd, index: u32) -> Result<(), nix::errno::Errno> {
+    let mut msg = [0u8; NLMSG_HDR + 16];
+    msg[0..4].copy_from_slice(&((NLMSG_HDR + 16) as u32).to_ne_bytes());
+    msg[4..6].copy_from_slice(&RTM_DELLINK.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    // ifinfomsg: family AF_UNSPEC, pad, type 0, index, flags 0, change 0.
+    msg[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
+    // SAFETY: the buffer is valid for its length; the kernel is the default destination.
+    if unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            msg.as_ptr() as *const libc::c_void,
+            msg.len(),
+            0,
+        )
+    } < 0
+    {
+        return Err(nix::errno::Errno::last());
+    }
+    let mut buf = [0u8; 1024];
+    loop {
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        if let Some(code) = ack_code(&buf[..n as usize]) {
+            return match code {
+                0 => Ok(()),
+                errno => Err(nix::errno::Errno::from_raw(errno)),
+            };
+        }
+    }
+}
+
+/// The errno of the first acknowledgement in a datagram (0: success).
+fn ack_code(buf: &[u8]) -> Option<i32> {
+    if buf.len() < NLMSG_HDR + 4 {
+        return None;
+    }
+    let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+    (kind == libc::NLMSG_ERROR as u16).then(|| {
+        -i32::from_ne_bytes([
+            buf[NLMSG_HDR],
+            buf[NLMSG_HDR + 1],
+            buf[NLMSG_HDR + 2],
+            buf[NLMSG_HDR + 3],
+        ])
+    })
+}
 
 /// A socket subscribed to link notifications of the caller's namespace.
 struct LinkEvents {
@@ -31,34 +127,7 @@ struct LinkEvents {
 
 impl LinkEvents {
     fn subscribe() -> std::io::Result<LinkEvents> {
-        // SAFETY: plain socket(2); the fd is owned immediately.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_nl is plain data; all zeroes is a valid value.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as u16;
-        addr.nl_groups = RTMGRP_LINK;
-        // SAFETY: valid fd and address of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &addr as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let fd = netlink_socket(RTMGRP_LINK, true)?;
         // SAFETY: `fd` is owned by the AsyncFd and neither replaced nor closed while it is.
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
             .map_err(std::io::Error::from)?;
@@ -116,31 +185,28 @@ fn announces_deletion(buf: &[u8], index: u32) -> bool {
     false
 }
 
-impl Netlink {
-    /// Deletes link `index`; see the module contract.
-    pub async fn del_link_unlisted(&self, index: u32) -> OslResult<()> {
-        let events = match LinkEvents::subscribe() {
-            Ok(events) => events,
-            Err(_) => return self.del_link(index).await,
-        };
-        let this = self.clone();
-        let mut request = tokio::spawn(async move { this.del_link(index).await });
-        tokio::select! {
-            biased;
-            result = &mut request => result.unwrap_or_else(|e| {
-                Err(OslError::Other {
-                    op: format!("delete link #{index}"),
-                    message: e.to_string(),
-                })
-            }),
-            () = events.deleted(index) => {
-                tokio::spawn(async move {
-                    if let Ok(Err(e)) = request.await {
-                        tracing::warn!(error = %e, "link deletion reported an error after the link was gone");
-                    }
-                });
-                Ok(())
-            }
+/// Deletes link `index` of the caller's namespace; see the module contract.
+pub async fn delete_link_unlisted(index: u32) -> OslResult<()> {
+    let op = || format!("delete link #{index}");
+    let io = |source| OslError::Io { op: op(), source };
+    // Both sockets are made here, on a tokio worker: in the daemon's namespace.
+    let events = LinkEvents::subscribe().map_err(io)?;
+    let socket = netlink_socket(0, false).map_err(io)?;
+    let mut request = tokio::task::spawn_blocking(move || delete_blocking(&socket, index));
+    tokio::select! {
+        biased;
+        result = &mut request => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(errno)) => Err(OslError::Netlink { op: op(), errno }),
+            Err(e) => Err(OslError::Other { op: op(), message: e.to_string() }),
+        },
+        () = events.deleted(index) => {
+            tokio::spawn(async move {
+                if let Ok(Err(errno)) = request.await {
+                    tracing::warn!(%errno, index, "link deletion reported an error after the link was gone");
+                }
+            });
+            Ok(())
         }
     }
 }
@@ -155,6 +221,14 @@ mod tests {
         m[4..6].copy_from_slice(&kind.to_ne_bytes());
         m[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
         m
+    }
+
+    #[test]
+    fn reads_the_acknowledgement() {
+        let mut m = message(libc::NLMSG_ERROR as u16, 0);
+        m[NLMSG_HDR..NLMSG_HDR + 4].copy_from_slice(&(-libc::ENODEV).to_ne_bytes());
+        assert_eq!(ack_code(&m), Some(libc::ENODEV));
+        assert_eq!(ack_code(&message(16, 0)), None);
     }
 
     #[test]
