@@ -243,7 +243,9 @@ fn cell(s: Option<&Summary>, base: Option<&Summary>) -> String {
     match (s, base) {
         (None, _) => "—".into(),
         (Some(s), Some(b)) if !std::ptr::eq(s, b) => {
-            format!("{} ({:+.2})", dur(s.median_ms), s.median_ms - b.median_ms)
+            let delta = s.median_ms - b.median_ms;
+            let sign = if delta < 0.0 { '−' } else { '+' };
+            format!("{} ({sign}{})", dur(s.median_ms), dur(delta.abs()))
         }
         (Some(s), _) => dur(s.median_ms),
     }
@@ -502,6 +504,22 @@ mod tests {
     #[test]
     fn short_lines_are_an_error() {
         assert!(parse_iperf("h\n1\tcnm\n").is_err());
+    }
+
+    #[test]
+    fn cells_show_the_difference_to_no_ports() {
+        let at = |ms: f64| Summary {
+            count: 1,
+            median_ms: ms,
+            p90_ms: ms,
+            min_ms: ms,
+            max_ms: ms,
+        };
+        let (base, more, less) = (at(300.0), at(57_300.0), at(2.0));
+        assert_eq!(cell(Some(&more), Some(&base)), "57.3 s (+57.0 s)");
+        assert_eq!(cell(Some(&less), Some(&at(3.5))), "2.00 ms (−1.50 ms)");
+        assert_eq!(cell(Some(&base), Some(&base)), "300 ms");
+        assert_eq!(cell(None, Some(&base)), "—");
     }
 
     #[test]
