@@ -15,6 +15,12 @@
 //! netlink (`batch.rs`), so libnftables is only needed to reconcile (at start, and when someone
 //! else changed the table). Unloading it keeps ~1.4 MiB of its pages (with libnftnl, libgmp,
 //! libjansson, libxtables) out of the idle daemon.
+//!
+//! Be aware: libnftables waits for the kernel with `select()`, which aborts the process
+//! (glibc's fortified `FD_SET`) if its socket's number is 1024 or more, and a daemon holding
+//! thousands of published ports has that many descriptors open. So `Nft::new` (at start, when
+//! numbers are low) reserves two low descriptors and frees them only while a context (and its
+//! socket) is created; if the lowest free number is still too high, the call runs the binary.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::process::Stdio;
@@ -152,6 +158,8 @@ impl Drop for Library {
 pub struct Nft {
     /// Loaded on demand; `None` also after `release`.
     library: Mutex<Option<Library>>,
+    /// Low descriptor numbers kept free for the library's socket (see the module docs).
+    reserved: Mutex<Vec<std::os::fd::OwnedFd>>,
     /// `libnftables.so.1` failed to load once: use the binary from then on.
     missing: std::sync::atomic::AtomicBool,
 }
@@ -167,6 +175,7 @@ impl Nft {
     pub fn new() -> Self {
         Nft {
             library: Mutex::new(None),
+            reserved: Mutex::new(reserve_low_fds()),
             missing: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -180,7 +189,17 @@ impl Nft {
         }
         let mut slot = self.library.lock().expect("nft context lock");
         if slot.is_none() {
+            let mut reserved = self.reserved.lock().expect("reserved fds lock");
+            reserved.clear();
+            if lowest_free_fd().is_none_or(|fd| fd >= SELECT_LIMIT) {
+                *reserved = reserve_low_fds();
+                tracing::warn!(
+                    "too many open files for libnftables' select(); running the nft binary"
+                );
+                return None;
+            }
             *slot = Library::load();
+            *reserved = reserve_low_fds();
             if slot.is_none() {
                 tracing::info!(
                     "libnftables.so.1 not found; firewall changes will run the nft binary"
@@ -211,6 +230,24 @@ impl Nft {
             None => list_with_binary(command).await,
         }
     }
+}
+
+/// `FD_SETSIZE`: `select()` cannot watch a descriptor numbered this or above.
+const SELECT_LIMIT: i32 = 1024;
+
+/// Two descriptors (on /dev/null) at the lowest free numbers, if those are below the limit.
+fn reserve_low_fds() -> Vec<std::os::fd::OwnedFd> {
+    (0..2)
+        .filter_map(|_| std::fs::File::open("/dev/null").ok())
+        .map(std::os::fd::OwnedFd::from)
+        .filter(|fd| std::os::fd::AsRawFd::as_raw_fd(fd) < SELECT_LIMIT)
+        .collect()
+}
+
+/// The number the next descriptor would get.
+fn lowest_free_fd() -> Option<i32> {
+    let probe = std::fs::File::open("/dev/null").ok()?;
+    Some(std::os::fd::AsRawFd::as_raw_fd(&probe))
 }
 
 /// Runs `nft -j <command>`.
