@@ -8,7 +8,8 @@
 //! `TEMPLATE \0 DATA`. DATA is JSON for the untyped modes (a fixed network when it is not
 //! JSON), and the text of the typed sample's name, label and creation time otherwise.
 //! Checked for every input: no panic; parse and execution errors are worded as Go words them
-//! (`template: :…`).
+//! (`template: :…`). Templates with more than three `range`s are skipped: nested ranges are
+//! exponential by their meaning, which only measures the machine.
 
 #![no_main]
 #![allow(dead_code)]
@@ -57,6 +58,11 @@ fuzz_target!(|input: &[u8]| {
     else {
         return;
     };
+    // `range` nested n deep over the root runs its body 7^n times: that is the template's
+    // meaning (Go's text/template does the same), not a bug, so such inputs are skipped.
+    if template.matches("range").count() > 3 {
+        return;
+    }
     let json: serde_json::Value = serde_json::from_str(data)
         .unwrap_or_else(|_| serde_json::from_str(SAMPLE).expect("sample"));
     let strict = mode & 1 == 1;
