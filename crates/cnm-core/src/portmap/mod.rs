@@ -6,13 +6,19 @@
 //!   checked with `bind(2)` in the caller's namespace), and bindings within the request that
 //!   would take the same host port. Errors are `InvalidParameter` (400) with Docker's wording
 //!   where Docker has one.
-//! - `PortAllocator` hands out host ports and holds each one with a socket of the daemon, as
-//!   Docker does: a TCP socket that is bound but never listens, a UDP socket bound with a
-//!   drop-all filter. No other process can bind the port, and nothing is accepted on it;
-//!   traffic reaches the container through the kernel's DNAT (the firewall), never through a
-//!   process. SCTP ports are held in the allocator only when the kernel has no SCTP sockets.
+//! - `PortAllocator` hands out host ports. A single port is held with a socket of the daemon,
+//!   as Docker does (`reserve.rs`): a TCP socket that is bound but never listens, a UDP socket
+//!   bound with a drop-all filter. No other process can bind the port, and nothing is accepted
+//!   on it. A block of more than one host port (TCP, UDP) is recorded by the allocator and
+//!   checked against the host's existing sockets with one sock_diag dump per family
+//!   (`diag.rs`), but not held: publishing 1000 ports costs about what one does, and a host
+//!   process can still bind a port inside a published block later. Either way traffic reaches
+//!   the container through the kernel's DNAT (the firewall), never through a process. SCTP
+//!   ports are always held one by one, and only in the allocator when the kernel has no SCTP
+//!   sockets.
 //! - A second binding of a host address and port (or a wildcard and a specific address of the
-//!   same family) fails with `Bind for 0.0.0.0:8080 failed: port is already allocated` (409).
+//!   same family) fails with `Bind for 0.0.0.0:8080 failed: port is already allocated` (409);
+//!   so does a block over a port on which a host socket listens (TCP) or is bound (UDP).
 //! - `docker_ports` renders actual bindings as `NetworkSettings.Ports` (`{"80/tcp": [{"HostIp":
 //!   "0.0.0.0", "HostPort": "8080"}]}`), one key per container port.
 
@@ -26,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod allocator;
+pub mod diag;
 mod reserve;
 
 pub use allocator::{Allocation, PortAllocator};

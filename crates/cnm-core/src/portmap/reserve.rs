@@ -1,4 +1,5 @@
-//! Holding a host port with a socket of the daemon.
+//! Holding a host port with a socket of the daemon: single ports only; blocks of several ports
+//! are recorded by the allocator and checked with `diag.rs` instead (see `allocator.rs`).
 //!
 //! Contract: `hold` binds a socket to `(ip, port)` for `proto` and returns it, or `Ok(None)`
 //! when the kernel has no sockets of that protocol (SCTP without the sctp module):
