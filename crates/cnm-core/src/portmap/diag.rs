@@ -212,7 +212,9 @@ pub fn receivers(proto: Proto, v6: bool, range: PortRange) -> io::Result<Vec<Rec
         return Err(io::Error::last_os_error());
     }
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
+    // The kernel sizes dump datagrams up to 32 KiB plus allocator slack; twice that never
+    // truncates one.
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         // SAFETY: valid fd; the buffer is writable for its length.
         let n = unsafe {
