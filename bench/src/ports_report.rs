@@ -460,10 +460,12 @@ const METHOD: &str = "
   other daemon idle; a warm-up holder with one port first. A dockerd \"run\" is
   `POST /containers/create` + `start` of `bb sleep 1d` with `ExposedPorts`/`PortBindings` as
   `docker run -d -p` sends them; its removal is `DELETE /containers/{id}?force=1`.
-- cnm holds every published host port with a bound socket (for host IP 0.0.0.0: an IPv4 and an
-  IPv6 one), so that no other process can take it; a range therefore costs one `bind` per port
-  and address, while its firewall change is one interval element. dockerd starts two
-  `docker-proxy` processes per port instead (IPv4 and IPv6).
+- cnm holds every single published host port with a bound socket (for host IP 0.0.0.0: an IPv4
+  and an IPv6 one), so that no other process can take it. A range of host ports is recorded by
+  cnm and checked against the host's listening and bound sockets with one `sock_diag` dump per
+  protocol and address family, not held by sockets, and its firewall change is one interval
+  element: a 1000-port range costs about what one port does. dockerd starts two `docker-proxy`
+  processes per port instead (IPv4 and IPv6).
 - Memory: `VmRSS` and `Pss` (`/proc/PID/smaps_rollup`) one second after the last holder of a
   level was created; for dockerd the helpers are its children (containerd, docker-proxy) and the
   shims whose command line names its containerd socket.
