@@ -54,7 +54,7 @@ pub struct SandboxLink<'a> {
 pub enum Driver {
     Null,
     Host,
-    Bridge(BridgeDriver),
+    Bridge(Box<BridgeDriver>),
     /// A test double (no kernel); see `fake.rs`.
     Fake(FakeDriver),
     Macvlan(SublinkDriver),

@@ -226,7 +226,7 @@ pub fn build_drivers(args: &DaemonArgs) -> anyhow::Result<Drivers> {
     let sublink_driver =
         |flavor| SublinkDriver::new(flavor, sublink.clone(), host.clone(), parents.clone());
     Ok(Drivers {
-        bridge: Driver::Bridge(bridge),
+        bridge: Driver::Bridge(Box::new(bridge)),
         host: Driver::Host,
         null: Driver::Null,
         macvlan: Driver::Macvlan(sublink_driver(Flavor::Macvlan)),
