@@ -194,3 +194,64 @@ fn ranges_publish_without_sockets_are_refused_over_host_sockets_and_are_freed() 
         drop((tcp_echo, udp_echo));
     });
 }
+
+/// A container port range without host ports takes a free block of the ephemeral range, and a
+/// host socket inside a candidate block makes the allocator move past it (checked with the
+/// same sock_diag dump, since the block is not bound with sockets).
+#[test]
+fn a_block_of_any_ports_skips_host_sockets_in_the_ephemeral_range() {
+    let Some(h) = support::private_host() else {
+        return;
+    };
+    h.block_on(async {
+        ok("ip", &["link", "set", "lo", "up"]);
+        // This namespace's own ephemeral range, small so the test can fill it.
+        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009").unwrap();
+        let mut d = BridgeDriver::new(
+            BridgeSettings { ip_forward: true },
+            Netlink::current().expect("netlink"),
+        );
+        let net = network(
+            "e",
+            &[(l::BRIDGE_NAME, "br-e")],
+            Some("172.22.0.0/24"),
+            None,
+            false,
+        );
+        d.validate(&net, &[]).unwrap();
+        d.create_network(&net, &[]).await.unwrap();
+        let a = sandbox(&h, &mut d, &net, "a", Some("172.22.0.2/24"), None).await;
+        let b = sandbox(&h, &mut d, &net, "b", Some("172.22.0.3/24"), None).await;
+        let c = sandbox(&h, &mut d, &net, "c", Some("172.22.0.4/24"), None).await;
+        let _host_listener = TcpListener::bind("0.0.0.0:40001").unwrap();
+        let any_block = [pb("tcp", (0, 0), (80, 82))];
+        let hosts = |bindings: &[PortBinding]| -> Vec<(u16, u16)> {
+            let mut v: Vec<_> = bindings
+                .iter()
+                .map(|b| (b.host_port, b.host_port_end))
+                .collect();
+            v.dedup();
+            v
+        };
+        let specs = BridgeDriver::parse_port_bindings(&any_block).unwrap();
+        let first = d.program_ports(&net, &a.endpoint, &specs).await.unwrap();
+        assert_eq!(
+            hosts(&first),
+            vec![(40002, 40004)],
+            "skips the block holding 40001"
+        );
+        let second = d.program_ports(&net, &b.endpoint, &specs).await.unwrap();
+        assert_eq!(hosts(&second), vec![(40005, 40007)]);
+        let e = d
+            .program_ports(&net, &c.endpoint, &specs)
+            .await
+            .expect_err("no free block of three is left");
+        assert_eq!(e.kind, ErrorKind::Conflict, "{}", e.message);
+        // Freed blocks are handed out again.
+        d.revoke_ports(&net, &a.endpoint).await.unwrap();
+        let third = d.program_ports(&net, &c.endpoint, &specs).await.unwrap();
+        assert_eq!(hosts(&third), vec![(40002, 40004)]);
+        d.revoke_ports(&net, &b.endpoint).await.unwrap();
+        d.revoke_ports(&net, &c.endpoint).await.unwrap();
+    });
+}
