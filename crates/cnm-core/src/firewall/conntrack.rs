@@ -14,7 +14,10 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use crate::osl::netlink::raw;
 
 const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
@@ -125,33 +128,8 @@ struct Socket(OwnedFd, u32);
 
 impl Socket {
     fn open() -> io::Result<Socket> {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh fd nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let timeout = libc::timeval {
-            tv_sec: 2,
-            tv_usec: 0,
-        };
-        // SAFETY: valid fd; the option value is a timeval of the size passed.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &timeout as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
+        let fd = raw::open(NETLINK_NETFILTER, 0, false)?;
+        raw::set_recv_timeout(&fd, Duration::from_secs(2))?;
         Ok(Socket(fd, 0))
     }
 
@@ -166,20 +144,8 @@ impl Socket {
         msg.extend_from_slice(&0u32.to_ne_bytes());
         msg.extend_from_slice(&[family, 0, 0, 0]);
         msg.extend_from_slice(payload);
-        // SAFETY: valid fd and buffer; the kernel is the default destination of a netlink socket.
-        let rc = unsafe {
-            libc::send(
-                self.0.as_raw_fd(),
-                msg.as_ptr() as *const libc::c_void,
-                msg.len(),
-                0,
-            )
-        };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(self.1)
-        }
+        raw::send(&self.0, &msg)?;
+        Ok(self.1)
     }
 
     /// Reads answers to `seq` until DONE (dump) or the ACK/error (single request), handing each
@@ -187,20 +153,9 @@ impl Socket {
     fn receive(&mut self, seq: u32, mut each: impl FnMut(&[u8])) -> io::Result<()> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: valid fd and buffer.
-            let n = unsafe {
-                libc::recv(
-                    self.0.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let n = raw::recv(&self.0, &mut buf)?;
             let mut off = 0;
-            let data = &buf[..n as usize];
+            let data = &buf[..n];
             while off + HDR <= data.len() {
                 let len = u32::from_ne_bytes(data[off..off + 4].try_into().unwrap()) as usize;
                 let kind = u16::from_ne_bytes([data[off + 4], data[off + 5]]);

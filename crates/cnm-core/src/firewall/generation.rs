@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 use super::nfnl;
+use crate::osl::netlink::raw;
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_GETGEN: u16 = 16;
@@ -39,10 +40,10 @@ impl Generation {
         msg[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
         msg[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-        nfnl::send(&self.fd, &msg)?;
+        raw::send(&self.fd, &msg)?;
         let mut buf = [0u8; 512];
         loop {
-            let n = nfnl::recv(&self.fd, &mut buf)?;
+            let n = raw::recv(&self.fd, &mut buf)?;
             if let Some(id) = parse_reply(&buf[..n], self.seq)? {
                 return Ok(id);
             }

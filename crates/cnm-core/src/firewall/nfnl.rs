@@ -7,92 +7,20 @@
 //! applies a batch all or nothing, so an error means nothing changed.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use super::FirewallError;
+use crate::osl::netlink::raw;
 
 const NETLINK_NETFILTER: libc::c_int = 12;
-/// `NETLINK_CAP_ACK`: errors do not echo the whole request back.
-const NETLINK_CAP_ACK: libc::c_int = 10;
-const NLMSG_HDR: usize = 16;
 
-/// Opens a netfilter netlink socket with a one-second receive timeout.
+/// Opens a netfilter netlink socket with a one-second receive timeout and capped acks.
 pub fn open_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the fd is owned immediately.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let timeout = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    let one: libc::c_int = 1;
-    // SAFETY: valid fd; each option value points to a value of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &timeout as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_NETLINK,
-            NETLINK_CAP_ACK,
-            &one as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    let fd = raw::open(NETLINK_NETFILTER, 0, false)?;
+    raw::set_recv_timeout(&fd, Duration::from_secs(1))?;
+    raw::cap_acks(&fd)?;
     Ok(fd)
-}
-
-/// Sends `buf` to the kernel in one datagram.
-pub fn send(fd: &OwnedFd, buf: &[u8]) -> io::Result<()> {
-    // SAFETY: sockaddr_nl is plain data; all zeroes is a valid value.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    // SAFETY: the buffer and address are valid for the lengths given.
-    let sent = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            0,
-            &addr as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Receives one datagram into `buf`; returns its length.
-pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the buffer is valid for its length.
-    let n = unsafe {
-        libc::recv(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-            0,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }
 
 /// The socket element changes go through.
@@ -120,13 +48,13 @@ impl NfnlSocket {
         let io_err = |e: io::Error| FirewallError::Nft {
             stderr: format!("netlink: {e}"),
         };
-        send(&self.fd, batch).map_err(io_err)?;
+        raw::send(&self.fd, batch).map_err(io_err)?;
         let mut pending: Vec<u32> = acked.to_vec();
         let mut first_error: Option<i32> = None;
         let mut buf = vec![0u8; 16 * 1024];
         while !pending.is_empty() {
-            let n = recv(&self.fd, &mut buf).map_err(io_err)?;
-            for (seq, errno) in acks(&buf[..n]) {
+            let n = raw::recv(&self.fd, &mut buf).map_err(io_err)?;
+            for (seq, errno) in raw::acks(&buf[..n]) {
                 if errno != 0 {
                     first_error.get_or_insert(errno);
                 }
@@ -147,46 +75,5 @@ impl NfnlSocket {
                 })
             }
         }
-    }
-}
-
-/// `(sequence number, errno)` of every acknowledgement or error in a datagram.
-fn acks(buf: &[u8]) -> Vec<(u32, i32)> {
-    let u32_at = |i: usize| u32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + NLMSG_HDR <= buf.len() {
-        let len = u32_at(off) as usize;
-        if len < NLMSG_HDR || off + len > buf.len() {
-            break;
-        }
-        let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-        if kind == libc::NLMSG_ERROR as u16 && len >= NLMSG_HDR + 4 {
-            out.push((u32_at(off + 8), -(u32_at(off + NLMSG_HDR) as i32)));
-        }
-        off += (len + 3) & !3;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn error_msg(seq: u32, errno: i32) -> Vec<u8> {
-        let mut m = vec![0u8; 36];
-        m[0..4].copy_from_slice(&36u32.to_ne_bytes());
-        m[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
-        m[8..12].copy_from_slice(&seq.to_ne_bytes());
-        m[16..20].copy_from_slice(&(-errno).to_ne_bytes());
-        m
-    }
-
-    #[test]
-    fn reads_acknowledgements_and_errors() {
-        let mut d = error_msg(5, 0);
-        d.extend(error_msg(6, libc::ENOENT));
-        assert_eq!(acks(&d), vec![(5, 0), (6, libc::ENOENT)]);
-        assert_eq!(acks(&d[..20]), vec![]);
     }
 }

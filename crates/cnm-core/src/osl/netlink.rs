@@ -20,6 +20,7 @@
 mod address;
 mod link;
 mod neighbour;
+pub mod raw;
 mod route;
 pub mod route_watch;
 pub mod sublink;

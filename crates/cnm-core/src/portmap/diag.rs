@@ -21,9 +21,9 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::{PortRange, Proto};
+use crate::osl::netlink::raw;
 
 const NETLINK_SOCK_DIAG: libc::c_int = 4;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -179,63 +179,23 @@ pub fn parse(buf: &[u8], seq: u32, out: &mut Vec<Receiver>) -> io::Result<bool> 
 
 /// The sockets of the caller's namespace that receive new traffic on a port of `range`.
 pub fn receivers(proto: Proto, v6: bool, range: PortRange) -> io::Result<Vec<Receiver>> {
-    // SAFETY: plain socket(2); the fd is owned immediately.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            NETLINK_SOCK_DIAG,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh fd owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = raw::open(NETLINK_SOCK_DIAG, 0, false)?;
     let seq = 1;
-    let msg = request(proto, v6, range, seq);
-    // SAFETY: all-zero sockaddr_nl with the family set addresses the kernel.
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: valid fd, buffer and address of the sizes passed.
-    let sent = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            msg.as_ptr() as *const libc::c_void,
-            msg.len(),
-            0,
-            &kernel as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    raw::send(&fd, &request(proto, v6, range, seq))?;
     let mut out = Vec::new();
     // The kernel sizes dump datagrams up to 32 KiB plus allocator slack; twice that never
     // truncates one.
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        // SAFETY: valid fd; the buffer is writable for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
+        let n = match raw::recv(&fd, &mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
         if n == 0 {
             return Err(bad("socket closed before the end of the dump"));
         }
-        if parse(&buf[..n as usize], seq, &mut out)? {
+        if parse(&buf[..n], seq, &mut out)? {
             break;
         }
     }

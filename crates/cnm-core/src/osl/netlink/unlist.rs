@@ -16,48 +16,16 @@
 //! that comes first (an error, or success before the announcement was read). The request
 //! still completes in the background; a late error is logged.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use tokio::io::unix::AsyncFd;
 
+use super::raw;
 use crate::osl::{OslError, OslResult};
 
 const RTMGRP_LINK: u32 = 1;
 const RTM_DELLINK: u16 = 17;
 const NLMSG_HDR: usize = 16;
-
-fn netlink_socket(groups: u32, nonblocking: bool) -> std::io::Result<OwnedFd> {
-    let flags = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
-    // SAFETY: plain socket(2); the fd is owned immediately.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: sockaddr_nl is plain data; all zeroes is a valid value.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    addr.nl_groups = groups;
-    // SAFETY: valid fd and address of the size passed.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            &addr as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(fd)
-}
 
 /// Sends `RTM_DELLINK` for `index` on `fd` and waits for the kernel's answer (blocking).
 fn delete_blocking(fd: &OwnedFd, index: u32) -> Result<(), nix::errno::Errno> {
@@ -69,33 +37,12 @@ fn delete_blocking(fd: &OwnedFd, index: u32) -> Result<(), nix::errno::Errno> {
     msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
     // ifinfomsg: family AF_UNSPEC, pad, type 0, index, flags 0, change 0.
     msg[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&index.to_ne_bytes());
-    // SAFETY: the buffer is valid for its length; the kernel is the default destination.
-    if unsafe {
-        libc::send(
-            fd.as_raw_fd(),
-            msg.as_ptr() as *const libc::c_void,
-            msg.len(),
-            0,
-        )
-    } < 0
-    {
-        return Err(nix::errno::Errno::last());
-    }
+    raw::send(fd, &msg).map_err(errno_of)?;
     let mut buf = [0u8; 1024];
     loop {
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
-        };
-        if n < 0 {
-            return Err(nix::errno::Errno::last());
-        }
-        if let Some(code) = ack_code(&buf[..n as usize]) {
+        let n = raw::recv(fd, &mut buf).map_err(errno_of)?;
+        // The request's own answer: the first acknowledgement (0: success).
+        if let Some(&(_, code)) = raw::acks(&buf[..n]).first() {
             return match code {
                 0 => Ok(()),
                 errno => Err(nix::errno::Errno::from_raw(errno)),
@@ -104,20 +51,8 @@ fn delete_blocking(fd: &OwnedFd, index: u32) -> Result<(), nix::errno::Errno> {
     }
 }
 
-/// The errno of the first acknowledgement in a datagram (0: success).
-fn ack_code(buf: &[u8]) -> Option<i32> {
-    if buf.len() < NLMSG_HDR + 4 {
-        return None;
-    }
-    let kind = u16::from_ne_bytes([buf[4], buf[5]]);
-    (kind == libc::NLMSG_ERROR as u16).then(|| {
-        -i32::from_ne_bytes([
-            buf[NLMSG_HDR],
-            buf[NLMSG_HDR + 1],
-            buf[NLMSG_HDR + 2],
-            buf[NLMSG_HDR + 3],
-        ])
-    })
+fn errno_of(e: std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// A socket subscribed to link notifications of the caller's namespace.
@@ -127,7 +62,7 @@ struct LinkEvents {
 
 impl LinkEvents {
     fn subscribe() -> std::io::Result<LinkEvents> {
-        let fd = netlink_socket(RTMGRP_LINK, true)?;
+        let fd = raw::open(libc::NETLINK_ROUTE, RTMGRP_LINK, true)?;
         // SAFETY: `fd` is owned by the AsyncFd and neither replaced nor closed while it is.
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
             .map_err(std::io::Error::from)?;
@@ -142,25 +77,12 @@ impl LinkEvents {
             let Ok(mut ready) = self.fd.readable().await else {
                 return std::future::pending().await;
             };
-            // SAFETY: the buffer is valid for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.get_ref().as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::WouldBlock {
-                    ready.clear_ready();
-                }
+            match raw::recv(self.fd.get_ref(), &mut buf) {
+                Ok(n) if announces_deletion(&buf[..n], index) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ready.clear_ready(),
                 // ENOBUFS (events lost) just means: keep listening; the request decides.
-                continue;
-            }
-            if announces_deletion(&buf[..n as usize], index) {
-                return;
+                Err(_) => {}
             }
         }
     }
@@ -191,7 +113,7 @@ pub async fn delete_link_unlisted(index: u32) -> OslResult<()> {
     let io = |source| OslError::Io { op: op(), source };
     // Both sockets are made here, on a tokio worker: in the daemon's namespace.
     let events = LinkEvents::subscribe().map_err(io)?;
-    let socket = netlink_socket(0, false).map_err(io)?;
+    let socket = raw::open(libc::NETLINK_ROUTE, 0, false).map_err(io)?;
     let mut request = tokio::task::spawn_blocking(move || delete_blocking(&socket, index));
     tokio::select! {
         biased;
@@ -227,8 +149,8 @@ mod tests {
     fn reads_the_acknowledgement() {
         let mut m = message(libc::NLMSG_ERROR as u16, 0);
         m[NLMSG_HDR..NLMSG_HDR + 4].copy_from_slice(&(-libc::ENODEV).to_ne_bytes());
-        assert_eq!(ack_code(&m), Some(libc::ENODEV));
-        assert_eq!(ack_code(&message(16, 0)), None);
+        assert_eq!(raw::acks(&m).first().map(|a| a.1), Some(libc::ENODEV));
+        assert_eq!(raw::acks(&message(16, 0)).first(), None);
     }
 
     #[test]
